@@ -1,0 +1,1 @@
+"""Experiment description, data contract and schema for aptamer-tfx."""
