@@ -1,0 +1,202 @@
+"""The simulator's parameters, their defaults and their validation.
+
+The defaults describe a two-round particle-display experiment modelled on the
+NGAL one (MODEL_SPEC.md 6.2), scaled down so the bundled demo dataset trains
+in minutes on two CPU cores: about 14k library members in 2,000 families, a
+40-nt variable region, 40k reads per sequenced pool.
+
+Concentrations and dissociation constants share one arbitrary unit (read it
+as nM): Kd = 10**dG, so a round at target concentration c half-occupies a
+sequence whose Kd equals c.
+"""
+
+import dataclasses
+import math
+from typing import Dict
+from typing import Tuple
+
+
+class SimulationConfigError(ValueError):
+  """A simulator argument is out of range or inconsistent."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulationConfig:
+  """Every knob of the simulator; see the module docstring for units.
+
+  Attributes:
+    num_families: sequence families (clusters); each is a random parent.
+    mutants_per_family: point mutants drawn per parent.
+    max_mutations: a mutant differs from its parent at 1..max_mutations
+      positions.
+    sequence_length: length of the variable region (nt).
+    seed: the random seed; same config and seed give byte-identical output.
+    depth: sequencing reads drawn from every sequenced pool.
+    beads_per_sequence: beads screened per library member in each
+      particle-display sort (the NGAL sorts screened about 24 per unique
+      input sequence).
+    motif_fraction: fraction of parents carrying planted binding motifs.
+    target_dg_mean: mean log10 Kd of a motif-free sequence for the target.
+    serum_dg_mean: mean log10 Kd of a motif-free sequence for serum.
+    binding_noise_scale: standard deviation of the Gaussian dG noise.
+    binding_energy_correlation: correlation of the target and serum noise.
+    library_abundance_sigma: log-normal spread of synthesis copy numbers.
+    round1_concentration: target concentration of the enrichment round.
+    stringencies: round-2 target concentration per stringency name; lower
+      concentration = higher stringency.
+    serum_concentration: serum (background) concentration of the
+      with-serum sorts.
+    serum_stringencies: stringencies also sorted with serum.
+    serum_negative_reads: also sequence the negative pools of the
+      with-serum sorts (the NGAL experiment did not).
+    gate: fluorescence gate, as a fraction of a fully occupied bead's
+      signal; beads above it are sorted positive.
+    fluorescence_noise: log-normal sigma of per-bead fluorescence.
+    sort_impurity: probability that a bead below the gate is still sorted
+      into the positive pool.
+    pcr_cycles: PCR cycles applied to every pool before sequencing.
+    pcr_efficiency_mean: mean per-sequence PCR efficiency (in (0, 1]).
+    pcr_efficiency_shape: gamma shape of the per-sequence PCR efficiency
+      (larger = less sequence-dependent amplification bias).
+    num_shards: number of TFRecord files written.
+  """
+
+  num_families: int = 6000
+  mutants_per_family: int = 6
+  max_mutations: int = 3
+  sequence_length: int = 40
+  seed: int = 20210422
+  depth: int = 150000
+  beads_per_sequence: float = 20.0
+  motif_fraction: float = 0.1
+  target_dg_mean: float = 3.5
+  serum_dg_mean: float = 4.0
+  binding_noise_scale: float = 0.4
+  binding_energy_correlation: float = 0.5
+  library_abundance_sigma: float = 0.3
+  round1_concentration: float = 1000.0
+  stringencies: Tuple[Tuple[str, float], ...] = (
+    ('high', 32.0),
+    ('medium', 128.0),
+    ('low', 512.0),
+  )
+  serum_concentration: float = 1000.0
+  serum_stringencies: Tuple[str, ...] = ('high', 'medium')
+  serum_negative_reads: bool = False
+  gate: float = 0.5
+  fluorescence_noise: float = 0.35
+  sort_impurity: float = 0.002
+  pcr_cycles: int = 15
+  pcr_efficiency_mean: float = 0.85
+  pcr_efficiency_shape: float = 20.0
+  num_shards: int = 1
+
+  @property
+  def stringency_map(self) -> Dict[str, float]:
+    return dict(self.stringencies)
+
+  def validate(self, min_sequence_length: int) -> None:
+    """Checks every argument.
+
+    Args:
+      min_sequence_length: the shortest variable region that can hold the
+        planted motifs (from the binding model).
+
+    Raises:
+      SimulationConfigError: naming the argument and the allowed range.
+    """
+    positive_ints = {
+      'num_families': self.num_families,
+      'max_mutations': self.max_mutations,
+      'sequence_length': self.sequence_length,
+      'depth': self.depth,
+      'num_shards': self.num_shards,
+    }
+    for name, value in positive_ints.items():
+      if not isinstance(value, int) or value < 1:
+        raise SimulationConfigError(
+          f'{name} must be a positive integer, got {value!r}'
+        )
+    non_negative_ints = {
+      'mutants_per_family': self.mutants_per_family,
+      'pcr_cycles': self.pcr_cycles,
+    }
+    for name, value in non_negative_ints.items():
+      if not isinstance(value, int) or value < 0:
+        raise SimulationConfigError(f'{name} must be >= 0, got {value!r}')
+    if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+      raise SimulationConfigError(
+        f'seed must be an integer in [0, 2**63), got {self.seed!r}'
+      )
+    if self.sequence_length < min_sequence_length:
+      raise SimulationConfigError(
+        f'sequence_length must be >= {min_sequence_length} to hold the '
+        f'planted binding motifs, got {self.sequence_length}'
+      )
+    if self.max_mutations > self.sequence_length:
+      raise SimulationConfigError(
+        f'max_mutations ({self.max_mutations}) cannot exceed '
+        f'sequence_length ({self.sequence_length})'
+      )
+    _check_float('beads_per_sequence', self.beads_per_sequence, low=0)
+    _check_float('motif_fraction', self.motif_fraction, 0, 1, closed=True)
+    _check_float('target_dg_mean', self.target_dg_mean)
+    _check_float('serum_dg_mean', self.serum_dg_mean)
+    _check_float(
+      'binding_noise_scale', self.binding_noise_scale, 0, closed=True
+    )
+    _check_float(
+      'binding_energy_correlation',
+      self.binding_energy_correlation,
+      -1,
+      1,
+      closed=True,
+    )
+    _check_float(
+      'library_abundance_sigma', self.library_abundance_sigma, 0, closed=True
+    )
+    _check_float('round1_concentration', self.round1_concentration, 0)
+    _check_float('serum_concentration', self.serum_concentration, 0)
+    _check_float('gate', self.gate, 0)
+    _check_float('fluorescence_noise', self.fluorescence_noise, 0, closed=True)
+    _check_float('sort_impurity', self.sort_impurity, 0, 1, closed=True)
+    _check_float(
+      'pcr_efficiency_mean', self.pcr_efficiency_mean, 0, 1, closed=True
+    )
+    if self.pcr_efficiency_mean == 0:
+      raise SimulationConfigError('pcr_efficiency_mean must be > 0, got 0')
+    _check_float('pcr_efficiency_shape', self.pcr_efficiency_shape, 0)
+    if not self.stringencies:
+      raise SimulationConfigError('stringencies must name at least one sort')
+    names = [name for name, _ in self.stringencies]
+    if len(set(names)) != len(names):
+      raise SimulationConfigError(f'stringency names repeat: {names}')
+    for name, conc in self.stringencies:
+      if not name or not name.replace('_', '').isalnum():
+        raise SimulationConfigError(
+          f'stringency name {name!r} must be alphanumeric (underscores ok)'
+        )
+      _check_float(f'concentration of stringency {name!r}', conc, 0)
+    unknown = set(self.serum_stringencies) - set(names)
+    if unknown:
+      raise SimulationConfigError(
+        f'serum_stringencies {sorted(unknown)} are not among the '
+        f'stringencies {names}'
+      )
+
+
+def _check_float(name, value, low=None, high=None, closed=False):
+  """Raises unless low < value < high (low <= value <= high if closed)."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)):
+    raise SimulationConfigError(f'{name} must be a number, got {value!r}')
+  if math.isnan(value) or math.isinf(value):
+    raise SimulationConfigError(f'{name} must be finite, got {value!r}')
+  too_low = low is not None and (value < low if closed else value <= low)
+  too_high = high is not None and (value > high if closed else value >= high)
+  if too_low or too_high:
+    lo = '-inf' if low is None else low
+    hi = 'inf' if high is None else high
+    brackets = '[]' if closed else '()'
+    raise SimulationConfigError(
+      f'{name} must be in {brackets[0]}{lo}, {hi}{brackets[1]}, got {value!r}'
+    )

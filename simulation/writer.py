@@ -1,0 +1,187 @@
+"""Writes a SimulationResult as a dataset directory (DESIGN.md, data contract).
+
+  experiment.pbtxt                      the Experiment, text format
+  examples-SSSSS-of-NNNNN.tfrecord.gz   gzip TFRecords of tf.Example:
+                                        sequence (bytes), one int64 count per
+                                        read name, cluster (int64)
+  ground_truth.csv.gz                   true energies of every library member
+                                        (never fed to the model)
+
+Only observed members (a read in some column) become Examples, as in real
+sequencing data; ground_truth.csv.gz lists every member. The dataset is written
+into a hidden sibling directory and renamed into place, so a crash never
+leaves a half-written directory that looks like a dataset.
+"""
+
+import csv
+import dataclasses
+import gzip
+import io
+import os
+import shutil
+import tempfile
+from typing import List
+
+import numpy as np
+import tensorflow as tf
+
+from schema import experiment as experiment_lib
+from simulation.simulator import SimulationResult
+
+GROUND_TRUTH_FILENAME = 'ground_truth.csv.gz'
+GROUND_TRUTH_COLUMNS = (
+  'sequence',
+  'cluster',
+  'target_dg',
+  'serum_dg',
+  'target_kd',
+  'serum_kd',
+  'is_parent',
+)
+EXAMPLES_PATTERN = 'examples-*.tfrecord.gz'
+
+
+@dataclasses.dataclass(frozen=True)
+class WriteSummary:
+  """What write_dataset wrote.
+
+  Attributes:
+    output_dir: the dataset directory.
+    num_examples: Examples written (observed members).
+    example_files: TFRecord paths.
+    total_bytes: size of all files written.
+  """
+
+  output_dir: str
+  num_examples: int
+  example_files: List[str]
+  total_bytes: int
+
+
+def write_dataset(
+  result: SimulationResult, output_dir: str, overwrite: bool = False
+) -> WriteSummary:
+  """Writes the dataset directory atomically.
+
+  Args:
+    result: the simulation.
+    output_dir: the directory to create.
+    overwrite: replace an existing non-empty output_dir.
+
+  Returns:
+    A WriteSummary.
+
+  Raises:
+    FileExistsError: output_dir exists and is not an empty directory, and
+      overwrite is False.
+  """
+  output_dir = os.path.abspath(output_dir)
+  if os.path.lexists(output_dir) and not overwrite:
+    if not os.path.isdir(output_dir) or os.listdir(output_dir):
+      raise FileExistsError(
+        f'{output_dir} exists and is not an empty directory; '
+        'pass overwrite=True (--overwrite) to replace it'
+      )
+  parent = os.path.dirname(output_dir)
+  os.makedirs(parent, exist_ok=True)
+  staging = tempfile.mkdtemp(
+    prefix=f'.{os.path.basename(output_dir)}.tmp-', dir=parent
+  )
+  try:
+    example_names = _write_files(result, staging)
+    # mkdtemp makes a private (0700) directory; give it the usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    _replace(staging, output_dir)
+  except BaseException:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  files = [os.path.join(output_dir, n) for n in sorted(os.listdir(output_dir))]
+  return WriteSummary(
+    output_dir=output_dir,
+    num_examples=int(result.observed.sum()),
+    example_files=[os.path.join(output_dir, n) for n in example_names],
+    total_bytes=sum(os.path.getsize(f) for f in files),
+  )
+
+
+def _replace(staging, output_dir):
+  """Renames staging to output_dir, moving any old directory aside first."""
+  if not os.path.lexists(output_dir):
+    os.rename(staging, output_dir)
+    return
+  trash = tempfile.mkdtemp(
+    prefix=f'.{os.path.basename(output_dir)}.old-',
+    dir=os.path.dirname(output_dir),
+  )
+  old = os.path.join(trash, 'old')
+  os.rename(output_dir, old)
+  os.rename(staging, output_dir)
+  shutil.rmtree(trash, ignore_errors=True)
+
+
+def _write_files(result, directory):
+  """Writes every file of the dataset into directory; returns shard names."""
+  path = os.path.join(directory, experiment_lib.EXPERIMENT_FILENAME)
+  with open(path, 'w') as f:
+    f.write(experiment_lib.to_text(result.experiment))
+  names = _write_examples(result, directory)
+  _write_ground_truth(result, os.path.join(directory, GROUND_TRUTH_FILENAME))
+  return names
+
+
+def _write_examples(result, directory):
+  count_names = result.count_names
+  rows = np.flatnonzero(result.observed)
+  num_shards = result.config.num_shards
+  names = []
+  for shard, shard_rows in enumerate(np.array_split(rows, num_shards)):
+    name = f'examples-{shard:05d}-of-{num_shards:05d}.tfrecord.gz'
+    names.append(name)
+    path = os.path.join(directory, name)
+    with tf.io.TFRecordWriter(path, options='GZIP') as writer:
+      for i in shard_rows:
+        example = _example(result, i, count_names)
+        # Map fields serialize in hash order unless asked for sorted keys.
+        writer.write(example.SerializeToString(deterministic=True))
+  return names
+
+
+def _int64(value):
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def _example(result, i, count_names):
+  feature = {
+    'sequence': tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[result.sequences[i].encode()])
+    ),
+    'cluster': _int64(result.cluster[i]),
+  }
+  for name in count_names:
+    feature[name] = _int64(result.counts[name][i])
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def _write_ground_truth(result, path):
+  # mtime=0 keeps the gzip bytes identical for identical content.
+  with (
+    gzip.GzipFile(path, 'wb', mtime=0) as raw,
+    io.TextIOWrapper(raw, newline='') as f,
+  ):
+    writer = csv.writer(f, lineterminator='\n')
+    writer.writerow(GROUND_TRUTH_COLUMNS)
+    for i, seq in enumerate(result.sequences):
+      t_dg, s_dg = result.target_dg[i], result.serum_dg[i]
+      writer.writerow(
+        [
+          seq,
+          int(result.cluster[i]),
+          f'{t_dg:.6f}',
+          f'{s_dg:.6f}',
+          f'{10.0**t_dg:.6g}',
+          f'{10.0**s_dg:.6g}',
+          int(result.is_parent[i]),
+        ]
+      )
