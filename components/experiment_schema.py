@@ -1,0 +1,117 @@
+"""ExperimentSchemaGen: the data contract's schema, derived from the experiment.
+
+SchemaGen would infer a schema from whatever the data happens to contain; the
+contract here is fixed by `experiment.pbtxt` instead: a `sequence`, one
+non-negative int64 count per read name, and a `cluster` id. Float features the
+data carries besides (structure features, user measurements) are kept as
+optional dense floats so they can serve as auxiliary outputs.
+"""
+
+import os
+from typing import Iterable
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx import v1 as tfx
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from schema import experiment as experiment_lib
+
+SCHEMA_FILE_NAME = 'schema.pbtxt'
+SEQUENCE_FEATURE = 'sequence'
+CLUSTER_FEATURE = 'cluster'
+
+
+def _add_scalar(schema, name, ftype, required=True):
+  feature = schema.feature.add(name=name, type=ftype)
+  feature.shape.dim.add(size=1)
+  if required:
+    feature.presence.min_fraction = 1.0
+    feature.presence.min_count = 1
+  return feature
+
+
+def build_schema(
+  experiment, extra_float_features: Iterable[str] = ()
+) -> schema_pb2.Schema:
+  """Builds the raw-data schema of an experiment.
+
+  Args:
+    experiment: the `Experiment` message.
+    extra_float_features: names of further float features to allow.
+
+  Returns:
+    A `Schema` with `sequence` (bytes), one int64 count per read name (domain
+    [0, inf)), `cluster` (int64) and the extra floats, all required scalars.
+  """
+  schema = schema_pb2.Schema()
+  _add_scalar(schema, SEQUENCE_FEATURE, schema_pb2.BYTES)
+  for name in experiment_lib.all_count_names(experiment):
+    _add_scalar(schema, name, schema_pb2.INT).int_domain.min = 0
+  _add_scalar(schema, CLUSTER_FEATURE, schema_pb2.INT)
+  for name in sorted(set(extra_float_features)):
+    _add_scalar(schema, name, schema_pb2.FLOAT)
+  return schema
+
+
+def float_features_in_statistics(
+  stats: statistics_pb2.DatasetFeatureStatisticsList, known: Iterable[str]
+):
+  """Names of FLOAT features in the statistics that the contract does not name."""
+  known = set(known)
+  names = set()
+  for dataset in stats.datasets:
+    for feature in dataset.features:
+      name = feature.path.step[-1] if feature.path.step else feature.name
+      if feature.type == statistics_pb2.FeatureNameStatistics.FLOAT:
+        if name not in known:
+          names.add(name)
+  return names
+
+
+def _load_statistics(statistics_artifact, split):
+  path = os.path.join(
+    artifact_utils.get_split_uri([statistics_artifact], split),
+    'FeatureStats.pb',
+  )
+  stats = statistics_pb2.DatasetFeatureStatisticsList()
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    stats.ParseFromString(f.read())
+  return stats
+
+
+@tfx.dsl.components.component
+def ExperimentSchemaGen(
+  statistics: tfx.dsl.components.InputArtifact[
+    tfx.types.standard_artifacts.ExampleStatistics
+  ],
+  schema: tfx.dsl.components.OutputArtifact[
+    tfx.types.standard_artifacts.Schema
+  ],
+  experiment_pbtxt: tfx.dsl.components.Parameter[str],
+):
+  """Writes the schema implied by the experiment (plus optional float features).
+
+  Args:
+    statistics: StatisticsGen output, used only to find optional float
+      features (e.g. structure features) present in every split.
+    schema: the output Schema artifact (`schema.pbtxt`).
+    experiment_pbtxt: the experiment in protobuf text format.
+  """
+  experiment = experiment_lib.parse_experiment(
+    experiment_pbtxt, 'experiment_pbtxt'
+  )
+  contract = build_schema(experiment)
+  known = {f.name for f in contract.feature}
+  extra = None
+  for split in artifact_utils.decode_split_names(statistics.split_names):
+    names = float_features_in_statistics(
+      _load_statistics(statistics, split), known
+    )
+    extra = names if extra is None else extra & names
+  io_utils.write_pbtxt_file(
+    os.path.join(schema.uri, SCHEMA_FILE_NAME),
+    build_schema(experiment, extra or ()),
+  )

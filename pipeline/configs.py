@@ -1,0 +1,70 @@
+"""Defaults, the dataset registry and the Beam runner presets."""
+
+import dataclasses
+import os
+from typing import Dict
+from typing import List
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PIPELINE_NAME = 'aptamer-tfx'  # Hyphens: KFP v2 rejects underscores.
+
+# UDFs by dotted path: the code is installed (or baked into the image), so
+# TFX does not need to package module files into wheels.
+PREPROCESSING_FN = 'components.transform_module.preprocessing_fn'
+RUN_FN = 'components.trainer_module.run_fn'
+
+# Cluster-disjoint folds: ExampleGen hashes the `cluster` feature into five
+# buckets; one (the original's fold 0) is held out for evaluation.
+TRAIN_HASH_BUCKETS = 4
+EVAL_HASH_BUCKETS = 1
+EXAMPLES_PATTERN = '*.tfrecord*'
+
+# Model validation: the mean over read outputs of auc/true_top_1p on the
+# held-out clusters must reach this (0.5 is chance) for a model to be blessed.
+DEFAULT_MIN_AUC_TRUE_TOP_1P = 0.6
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+  """A registered dataset: where it is and how counts map to affinities.
+
+  Attributes:
+    input_dir: directory with `experiment.pbtxt` and the TFRecord examples.
+    affinity_target_map: molecule -> read names whose counts measure it
+      (used by the FULLY_OBSERVED output layer and for reporting).
+  """
+
+  input_dir: str
+  affinity_target_map: Dict[str, List[str]]
+
+
+DATASETS: Dict[str, Dataset] = {
+  # The bundled simulated NGAL-like experiment (see simulation/).
+  'demo': Dataset(
+    input_dir=os.path.join(REPO_ROOT, 'data', 'demo'),
+    affinity_target_map={
+      'target': [
+        'round2_high_no_serum_positive',
+        'round2_medium_no_serum_positive',
+      ],
+      'serum': [
+        'round2_high_with_serum_positive',
+        'round2_medium_with_serum_positive',
+      ],
+    },
+  ),
+}
+
+# Beam runner presets. Every Beam-based component gets the pipeline-level
+# args, so this is the one place that decides how Beam runs.
+BEAM_PIPELINE_ARGS_BY_RUNNER: Dict[str, List[str]] = {
+  'in_memory': [
+    '--direct_running_mode=in_memory',
+    '--direct_num_workers=1',
+  ],
+  'multi_processing': [
+    '--direct_running_mode=multi_processing',
+    '--direct_num_workers=0',  # 0: one worker per core.
+  ],
+}
