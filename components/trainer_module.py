@@ -23,9 +23,11 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from components import epoch_evaluation
 from components import features
 from components import losses
 from components import model as model_lib
+from components import search_space
 from schema import experiment as experiment_lib
 
 # custom_config keys (set by pipeline.create_pipeline).
@@ -38,6 +40,7 @@ BATCH_SIZE_KEY = 'mbsz'
 SEED_KEY = 'seed'
 
 EVAL_BATCH_SIZE = 1024
+HPARAMS_FILENAME = 'hparams.json'
 
 
 @dataclasses.dataclass
@@ -61,14 +64,19 @@ class TrainingConfig:
     )
 
 
-def _to_inputs_and_labels(batch, targets: List[str], skip_all_zero: bool):
-  labels = tf.stack(
-    [batch[features.transformed_name(t)] for t in targets], axis=1
-  )
+def _to_inputs_and_labels(
+  batch, targets: List[str], skip_all_zero: bool, raw_labels: bool
+):
+  raw = tf.stack([batch[t] for t in targets], axis=1)
+  if raw_labels:
+    labels = raw
+  else:
+    labels = tf.stack(
+      [batch[features.transformed_name(t)] for t in targets], axis=1
+    )
   inputs = batch[features.ONE_HOT_FEATURE]
   if skip_all_zero:
     # PREPROCESS_SKIP_ALL_ZERO_COUNTS, the original's training default.
-    raw = tf.stack([batch[t] for t in targets], axis=1)
     keep = tf.reduce_any(raw > 0, axis=1)
     inputs = tf.boolean_mask(inputs, keep)
     labels = tf.boolean_mask(labels, keep)
@@ -84,8 +92,13 @@ def make_dataset(
   shuffle: bool,
   skip_all_zero: bool,
   seed: int,
+  raw_labels: bool = False,
 ) -> tf.data.Dataset:
-  """One pass over transformed examples as (one_hot, normalised counts)."""
+  """One pass over transformed examples as (one_hot, counts).
+
+  The counts are the normalised training targets, or with `raw_labels` the
+  raw counts that the rank metrics compare against.
+  """
   dataset = data_accessor.tf_dataset_factory(
     file_pattern,
     tfxio.TensorFlowDatasetOptions(
@@ -97,7 +110,7 @@ def make_dataset(
     tft_output.transformed_metadata.schema,
   )
   return dataset.map(
-    lambda b: _to_inputs_and_labels(b, targets, skip_all_zero),
+    lambda b: _to_inputs_and_labels(b, targets, skip_all_zero, raw_labels),
     num_parallel_calls=tf.data.AUTOTUNE,
   ).prefetch(tf.data.AUTOTUNE)
 
@@ -146,6 +159,93 @@ def make_serving_signatures(
   }
 
 
+@dataclasses.dataclass
+class TrainingData:
+  """What a training run (Trainer or Tuner trial) feeds to Keras.
+
+  Attributes:
+    train: batches of (one-hot, normalised counts), all-zero rows skipped.
+    validation: the validation split as (one-hot, normalised counts).
+    fit_kwargs: extra `fit` arguments (steps_per_epoch for `epoch_size`).
+    rank_samples: name -> (one-hot, raw counts) for the per-epoch rank
+      metrics: a fixed sample of training examples (zeros included, as the
+      original's evaluation) and the validation split, capped at eval_size.
+    targets: the output (read) names, in column order.
+  """
+
+  train: tf.data.Dataset
+  validation: tf.data.Dataset
+  fit_kwargs: Dict[str, Any]
+  rank_samples: Dict[str, Any]
+  targets: List[str]
+
+
+def prepare_data(
+  fn_args: tfx.components.FnArgs,
+  tft_output: tft.TFTransformOutput,
+  targets: List[str],
+  training: TrainingConfig,
+) -> TrainingData:
+  """Builds the datasets of one training run from the TFX arguments."""
+
+  def dataset(files, batch_size, shuffle, skip_all_zero, raw_labels=False):
+    return make_dataset(
+      files,
+      fn_args.data_accessor,
+      tft_output,
+      targets,
+      batch_size,
+      shuffle=shuffle,
+      skip_all_zero=skip_all_zero,
+      seed=training.seed,
+      raw_labels=raw_labels,
+    )
+
+  train = dataset(fn_args.train_files, training.mbsz, True, True)
+  validation = dataset(
+    fn_args.eval_files, EVAL_BATCH_SIZE, training.eval_size > 0, False
+  )
+  fit_kwargs = {'epochs': training.epochs}
+  if training.epoch_size:
+    train = train.repeat()
+    fit_kwargs['steps_per_epoch'] = max(1, training.epoch_size // training.mbsz)
+  if training.eval_size:
+    validation = (
+      validation.unbatch().take(training.eval_size).batch(EVAL_BATCH_SIZE)
+    )
+  rank_samples = {
+    name: epoch_evaluation.materialize(
+      dataset(files, EVAL_BATCH_SIZE, shuffle, False, raw_labels=True),
+      training.eval_size,
+    )
+    for name, files, shuffle in (
+      ('training', fn_args.train_files, True),
+      ('validation', fn_args.eval_files, False),
+    )
+  }
+  return TrainingData(train, validation, fit_kwargs, rank_samples, targets)
+
+
+def compile_for_training(model: keras.Model, hp: model_lib.HParams):
+  """The model restricted to its count output, compiled with the loss."""
+  train_model = keras.Model(model.input, model.output['counts'])
+  train_model.compile(
+    optimizer=model_lib.make_optimizer(hp), loss=losses.squared_error
+  )
+  return train_model
+
+
+def epoch_evaluation_callback(
+  train_model: keras.Model, data: TrainingData, report_path: str = ''
+) -> epoch_evaluation.EpochEvaluation:
+  return epoch_evaluation.EpochEvaluation(
+    predict_fn=lambda x: train_model.predict(x, batch_size=4096, verbose=0),
+    datasets=data.rank_samples,
+    output_names=data.targets,
+    report_path=report_path,
+  )
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
   """Trains the model for the configured epochs and exports it.
 
@@ -163,66 +263,52 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   training = TrainingConfig.from_custom_config(config)
   hp_values = dict(config.get(HPARAMS_KEY) or {})
   if fn_args.hyperparameters:
-    hp_values.update(fn_args.hyperparameters.get('values', {}))
+    hp_values.update(
+      hparams_from_tuner(fn_args.hyperparameters.get('values', {}))
+    )
   hp = model_lib.HParams.from_dict(hp_values)
   signs = experiment_lib.selection_signs(experiment)
-  targets = list(signs.reads)
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
   keras.utils.set_random_seed(training.seed)
-
-  train_ds = make_dataset(
-    fn_args.train_files,
-    fn_args.data_accessor,
-    tft_output,
-    targets,
-    training.mbsz,
-    shuffle=True,
-    skip_all_zero=True,
-    seed=training.seed,
-  )
-  eval_ds = make_dataset(
-    fn_args.eval_files,
-    fn_args.data_accessor,
-    tft_output,
-    targets,
-    EVAL_BATCH_SIZE,
-    shuffle=training.eval_size > 0,
-    skip_all_zero=False,
-    seed=training.seed,
-  )
-  fit_kwargs = {}
-  if training.epoch_size:
-    train_ds = train_ds.repeat()
-    fit_kwargs['steps_per_epoch'] = max(1, training.epoch_size // training.mbsz)
-  if training.eval_size:
-    eval_ds = eval_ds.unbatch().take(training.eval_size).batch(EVAL_BATCH_SIZE)
+  data = prepare_data(fn_args, tft_output, list(signs.reads), training)
 
   model = model_lib.build_latent_affinity_model(
     hp, experiment.sequence_length, signs.matrix
   )
-  train_model = keras.Model(model.input, model.output['counts'])
-  train_model.compile(
-    optimizer=model_lib.make_optimizer(hp), loss=losses.squared_error
-  )
+  train_model = compile_for_training(model, hp)
   model.summary(print_fn=logging.info)
   logging.info('Hyper-parameters: %s', json.dumps(dataclasses.asdict(hp)))
+  # The original wrote hparams.pbtxt beside its reports; same idea, JSON.
+  with tf.io.gfile.GFile(
+    os.path.join(fn_args.model_run_dir, HPARAMS_FILENAME), 'w'
+  ) as f:
+    json.dump(dataclasses.asdict(hp), f, indent=2)
   history = train_model.fit(
-    train_ds,
-    epochs=training.epochs,
-    validation_data=eval_ds,
+    data.train,
+    validation_data=data.validation,
     callbacks=[
+      epoch_evaluation_callback(
+        train_model,
+        data,
+        os.path.join(fn_args.model_run_dir, epoch_evaluation.REPORT_FILENAME),
+      ),
       keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
       keras.callbacks.TerminateOnNaN(),
     ],
     verbose=2,
-    **fit_kwargs,
+    **data.fit_kwargs,
   )
   with tf.io.gfile.GFile(
     os.path.join(fn_args.model_run_dir, 'history.json'), 'w'
   ) as f:
-    json.dump(history.history, f)
+    json.dump(epoch_evaluation.nan_to_none(history.history), f)
 
   signatures = make_serving_signatures(
-    model, tft_output, targets, list(signs.molecules)
+    model, tft_output, data.targets, list(signs.molecules)
   )
   tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+
+
+def hparams_from_tuner(values: Dict[str, Any]) -> Dict[str, Any]:
+  """KerasTuner's flat values (`dropout_0`, ...) as `HParams` fields."""
+  return search_space.to_hparams_dict(values)

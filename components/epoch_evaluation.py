@@ -1,0 +1,126 @@
+"""Per-epoch evaluation: the original's metric tables during training.
+
+Before training and after every epoch, the model predicts a fixed sample of
+training examples and the validation examples, and `rank_metrics` scores
+the predictions against the raw counts, per output and as the mean row. The
+tables are printed, the mean metrics are added to the Keras logs (so
+TensorBoard, the history and KerasTuner objectives see them as
+`auc/true_top_1p` and `val_auc/true_top_1p`), and each epoch's tables are
+appended to a JSON-lines report.
+"""
+
+import json
+import math
+from typing import Callable
+from typing import Dict
+from typing import List
+from typing import Optional
+from typing import Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from components import rank_metrics
+
+REPORT_FILENAME = 'epoch_report.jsonl'
+LOGGED_METRICS = (
+  'auc/true_top_1p',
+  'spearman_correlation/score_all',
+  'pearson_correlation/score_all',
+  'scaled_dcg/score_all',
+)
+
+
+def materialize(
+  dataset: tf.data.Dataset, limit: int = 0
+) -> Tuple[np.ndarray, np.ndarray]:
+  """(inputs, raw counts) arrays from a dataset of such batches.
+
+  Args:
+    dataset: batches of (inputs, raw counts [batch, outputs]).
+    limit: keep at most this many examples; 0 keeps all.
+  """
+  inputs, counts = [], []
+  total = 0
+  for x, y in dataset.as_numpy_iterator():
+    inputs.append(x)
+    counts.append(y)
+    total += len(x)
+    if limit and total >= limit:
+      break
+  if not inputs:
+    raise ValueError('no examples to evaluate')
+  x, y = np.concatenate(inputs), np.concatenate(counts)
+  return (x[:limit], y[:limit]) if limit else (x, y)
+
+
+class EpochEvaluation(keras.callbacks.Callback):
+  """Evaluates rank metrics before training and after each epoch.
+
+  Args:
+    predict_fn: maps a batch of inputs to predicted outputs [batch, outputs].
+    datasets: name -> (inputs, raw counts); the name 'validation' is logged
+      with the `val_` prefix, any other name without a prefix.
+    output_names: one name per output column.
+    report_path: JSON-lines file to append each epoch's tables to ('' to
+      skip).
+    print_fn: where the tables go.
+  """
+
+  def __init__(
+    self,
+    predict_fn: Callable[[np.ndarray], np.ndarray],
+    datasets: Dict[str, Tuple[np.ndarray, np.ndarray]],
+    output_names: List[str],
+    report_path: str = '',
+    print_fn: Optional[Callable[[str], None]] = print,
+  ):
+    super().__init__()
+    self._predict_fn = predict_fn
+    self._datasets = datasets
+    self._output_names = list(output_names)
+    self._report_path = report_path
+    self._print = print_fn or (lambda _: None)
+    self.tables: List[Dict] = []
+
+  def evaluate(self, epoch: int) -> Dict[str, Dict]:
+    """Scores every dataset; returns name -> evaluation table."""
+    tables = {}
+    for name, (inputs, counts) in self._datasets.items():
+      predicted = np.asarray(self._predict_fn(inputs), np.float64)
+      tables[name] = rank_metrics.evaluation_table(
+        counts.astype(np.float64), predicted, self._output_names
+      )
+      label = 'pre-training' if epoch < 0 else f'epoch {epoch + 1}'
+      self._print(
+        f'\n{name} evaluation, {label} ({len(counts)} examples):\n'
+        + rank_metrics.format_table(tables[name])
+      )
+    record = {'epoch': epoch + 1, 'tables': tables}
+    self.tables.append(record)
+    if self._report_path:
+      with tf.io.gfile.GFile(self._report_path, 'a') as f:
+        f.write(json.dumps(nan_to_none(record), allow_nan=False) + '\n')
+    return tables
+
+  def on_train_begin(self, logs=None):
+    self.evaluate(-1)
+
+  def on_epoch_end(self, epoch, logs=None):
+    tables = self.evaluate(epoch)
+    if logs is None:
+      return
+    for name, table in tables.items():
+      prefix = 'val_' if name == 'validation' else ''
+      for metric in LOGGED_METRICS:
+        logs[prefix + metric] = table[rank_metrics.MEAN_ROW][metric]
+
+
+def nan_to_none(value):
+  """Strict JSON has no NaN: undefined metrics are written as null."""
+  if isinstance(value, dict):
+    return {k: nan_to_none(v) for k, v in value.items()}
+  if isinstance(value, float) and math.isnan(value):
+    return None
+  return value
