@@ -13,6 +13,7 @@ PIPELINE_NAME = 'aptamer-tfx'  # Hyphens: KFP v2 rejects underscores.
 # TFX does not need to package module files into wheels.
 PREPROCESSING_FN = 'components.transform_module.preprocessing_fn'
 RUN_FN = 'components.trainer_module.run_fn'
+TUNER_FN = 'components.tuner_module.tuner_fn'
 
 # Cluster-disjoint folds: ExampleGen hashes the `cluster` feature into five
 # buckets; one (the original's fold 0) is held out for evaluation.

@@ -53,6 +53,8 @@ class RunOptions:
   learn_rate: float = 0.001
   optimizer: str = 'adam'
   min_auc_true_top_1p: float = configs.DEFAULT_MIN_AUC_TRUE_TOP_1P
+  tuner_trials: int = 0
+  tuner_loss: str = 'auc/true_top_1p'
   beam_mode: str = 'in_memory'
   enable_cache: bool = True
 
@@ -73,12 +75,15 @@ class RunOptions:
     return os.path.join(self.run_dir, 'serving_model')
 
   def hparams(self) -> Dict:
-    return {
+    """Network hyper-parameters; with a search, only the layer counts (the
+    meta-parameters), so the learning rate is searched, not pinned."""
+    meta = {
       'num_fc_layers': self.num_fc_layers,
       'num_conv_layers': self.num_conv_layers,
-      'learn_rate': self.learn_rate,
-      'optimizer': self.optimizer,
     }
+    if self.tuner_trials:
+      return meta
+    return {**meta, 'learn_rate': self.learn_rate, 'optimizer': self.optimizer}
 
 
 def resolve_input_dir(options: RunOptions) -> str:
@@ -135,6 +140,8 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
     mbsz=options.mbsz,
     seed=options.seed,
     min_auc_true_top_1p=options.min_auc_true_top_1p,
+    tuner_trials=options.tuner_trials,
+    tuner_loss=options.tuner_loss,
     beam_pipeline_args=configs.BEAM_PIPELINE_ARGS_BY_RUNNER[options.beam_mode],
     metadata_connection_config=(
       tfx.orchestration.metadata.sqlite_metadata_connection_config(
@@ -237,6 +244,10 @@ def _define_flags():
     'default, slower to converge on the demo).',
     'min_auc_true_top_1p': 'Blessing threshold: mean over read outputs of '
     'auc/true_top_1p on the held-out clusters (0.5 = chance).',
+    'tuner_trials': 'KerasTuner random-search trials before training over '
+    'the original ranges (layer counts fixed); 0 = no search.',
+    'tuner_loss': "Search objective: 'auc/true_top_1p' (validation mean, "
+    "maximised) or 'loss' (validation loss, minimised).",
     'beam_mode': f'DirectRunner preset: '
     f'{sorted(configs.BEAM_PIPELINE_ARGS_BY_RUNNER)}.',
     'enable_cache': 'Reuse results of unchanged components.',

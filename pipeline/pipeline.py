@@ -13,6 +13,7 @@ from components import data_contract
 from components import experiment_schema
 from components import trainer_module
 from components import transform_module
+from components import tuner_module
 from pipeline import configs
 from schema import experiment as experiment_lib
 
@@ -74,6 +75,8 @@ def create_pipeline(
   seed: int,
   min_auc_true_top_1p: float,
   beam_pipeline_args: List[str],
+  tuner_trials: int = 0,
+  tuner_loss: str = 'auc/true_top_1p',
   metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
   enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
@@ -95,6 +98,11 @@ def create_pipeline(
     min_auc_true_top_1p: blessing threshold on the mean over read outputs
       of `auc/true_top_1p` on the held-out clusters.
     beam_pipeline_args: arguments for every Beam-based component.
+    tuner_trials: random-search trials before training; 0 trains `hparams`
+      directly. The search keeps the layer counts of `hparams` and pins any
+      other hyper-parameter set there.
+    tuner_loss: the search objective, 'auc/true_top_1p' (validation mean,
+      maximised) or 'loss' (validation loss, minimised).
     metadata_connection_config: MLMD connection (None: the orchestrator's).
     enable_cache: reuse results of unchanged components.
 
@@ -167,6 +175,33 @@ def create_pipeline(
     },
   )
 
+  training_config = {
+    trainer_module.EXPERIMENT_KEY: experiment_pbtxt,
+    trainer_module.HPARAMS_KEY: dict(hparams),
+    trainer_module.EPOCHS_KEY: epochs,
+    trainer_module.EPOCH_SIZE_KEY: epoch_size,
+    trainer_module.EVAL_SIZE_KEY: eval_size,
+    trainer_module.BATCH_SIZE_KEY: mbsz,
+    trainer_module.SEED_KEY: seed,
+  }
+
+  # Optionally searches hyper-parameters at random (KerasTuner).
+  tuner = None
+  if tuner_trials:
+    tuner = tfx.components.Tuner(
+      tuner_fn=configs.TUNER_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=contract_check.outputs['validated_schema'],
+      train_args=tfx.proto.TrainArgs(num_steps=0),
+      eval_args=tfx.proto.EvalArgs(num_steps=0),
+      custom_config={
+        **training_config,
+        tuner_module.NUM_TRIALS_KEY: tuner_trials,
+        tuner_module.OBJECTIVE_KEY: tuner_loss,
+      },
+    )
+
   # Trains the affinity model.
   trainer = tfx.components.Trainer(
     run_fn=configs.RUN_FN,
@@ -175,15 +210,8 @@ def create_pipeline(
     schema=contract_check.outputs['validated_schema'],
     train_args=tfx.proto.TrainArgs(num_steps=0),
     eval_args=tfx.proto.EvalArgs(num_steps=0),
-    custom_config={
-      trainer_module.EXPERIMENT_KEY: experiment_pbtxt,
-      trainer_module.HPARAMS_KEY: dict(hparams),
-      trainer_module.EPOCHS_KEY: epochs,
-      trainer_module.EPOCH_SIZE_KEY: epoch_size,
-      trainer_module.EVAL_SIZE_KEY: eval_size,
-      trainer_module.BATCH_SIZE_KEY: mbsz,
-      trainer_module.SEED_KEY: seed,
-    },
+    hyperparameters=(tuner.outputs['best_hyperparameters'] if tuner else None),
+    custom_config=training_config,
   )
 
   # The latest blessed model is the baseline for the change thresholds.
@@ -210,6 +238,7 @@ def create_pipeline(
     example_validator,
     contract_check,
     transform,
+    *([tuner] if tuner else []),
     trainer,
     model_resolver,
     evaluator,

@@ -2,63 +2,11 @@
 
 import os
 
-import numpy as np
+import handmade_data
 import pytest
-import tensorflow as tf
 
 from pipeline import local_runner
 from schema import experiment as experiment_lib
-
-_EXPERIMENT = """
-sequence_length: 12
-rounds {
-  key: "library"
-  value { method: RANDOM positive_reads { name: "library" } }
-}
-rounds {
-  key: "round1"
-  value {
-    input: "library"
-    method: PARTICLE_DISPLAY
-    target_concentrations { key: "target" value: 10 }
-    positive_reads { name: "round1_positive" }
-    negative_reads { name: "round1_negative" }
-  }
-}
-"""
-_COUNTS = ('library', 'round1_positive', 'round1_negative')
-_NUM_EXAMPLES = 200
-
-
-def _example(sequence, counts, cluster):
-  feature = {
-    'sequence': tf.train.Feature(
-      bytes_list=tf.train.BytesList(value=[sequence.encode()])
-    ),
-    'cluster': tf.train.Feature(int64_list=tf.train.Int64List(value=[cluster])),
-  }
-  for name, value in counts.items():
-    feature[name] = tf.train.Feature(
-      int64_list=tf.train.Int64List(value=[value])
-    )
-  return tf.train.Example(features=tf.train.Features(feature=feature))
-
-
-def write_dataset(directory, break_example=None, experiment=_EXPERIMENT):
-  """A small valid dataset; `break_example(i, seq, counts)` may spoil rows."""
-  os.makedirs(directory, exist_ok=True)
-  with open(os.path.join(directory, 'experiment.pbtxt'), 'w') as f:
-    f.write(experiment)
-  rng = np.random.default_rng(0)
-  path = os.path.join(directory, 'examples-00000.tfrecord.gz')
-  with tf.io.TFRecordWriter(path, 'GZIP') as writer:
-    for i in range(_NUM_EXAMPLES):
-      seq = ''.join(rng.choice(list('ACGT'), 12))
-      counts = {n: int(rng.integers(0, 5)) for n in _COUNTS}
-      if break_example:
-        seq, counts = break_example(i, seq, counts)
-      writer.write(_example(seq, counts, i // 2 + 1).SerializeToString())
-  return directory
 
 
 def _set_sequence(value):
@@ -108,8 +56,8 @@ CASES = {
 
 def _experiment_for(case):
   if case != 'experiment_names_absent_read':
-    return _EXPERIMENT
-  return _EXPERIMENT.replace(
+    return handmade_data.EXPERIMENT
+  return handmade_data.EXPERIMENT.replace(
     'negative_reads { name: "round1_negative" }',
     'negative_reads { name: "round1_negative" }\n'
     '    }\n  }\n  rounds {\n    key: "round2"\n    value {\n'
@@ -123,7 +71,7 @@ def _experiment_for(case):
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_broken_examples_stop_before_training(tmp_path, case):
   breaker, message, detail = CASES[case]
-  data = write_dataset(
+  data = handmade_data.write_dataset(
     str(tmp_path / 'data'), breaker, experiment=_experiment_for(case)
   )
   experiment_lib.load_experiment(os.path.join(data, 'experiment.pbtxt'))

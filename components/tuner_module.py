@@ -1,0 +1,123 @@
+"""Tuner `tuner_fn`: KerasTuner random search for one meta-parameter combination.
+
+Each Tuner component searches the hyper-parameters of one combination of
+meta-parameters (layer counts, from `custom_config['hparams']`) over the
+original's ranges (`components.search_space`). The objective is the
+validation `auc/true_top_1p` averaged over outputs (maximised, the
+original's default `tuner_loss`) or the validation loss (minimised), both
+computed each epoch by the same code as the Trainer's reports. Infeasible
+conv stacks fail their trial and the search goes on.
+"""
+
+from typing import Any
+from typing import Dict
+
+import keras
+import keras_tuner
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from components import model as model_lib
+from components import search_space
+from components import trainer_module
+from schema import experiment as experiment_lib
+
+# custom_config keys, besides the Trainer's.
+NUM_TRIALS_KEY = 'num_trials'
+OBJECTIVE_KEY = 'tuner_loss'
+MAX_STRIDES_KEY = 'max_strides'
+MAX_RATES_KEY = 'max_rates'
+
+OBJECTIVES = {
+  'auc/true_top_1p': keras_tuner.Objective('val_auc/true_top_1p', 'max'),
+  'loss': keras_tuner.Objective('val_loss', 'min'),
+}
+
+
+class AptamerHyperModel(keras_tuner.HyperModel):
+  """Builds and fits one candidate; the epoch evaluation feeds the objective."""
+
+  def __init__(self, sequence_length, signs, data):
+    super().__init__(name='aptamer')
+    self._sequence_length = sequence_length
+    self._signs = signs
+    self._data = data
+
+  def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+    hparams = model_lib.HParams.from_dict(
+      search_space.to_hparams_dict(hp.values)
+    )
+    reason = model_lib.infeasibility(hparams, self._sequence_length)
+    if reason:
+      raise keras_tuner.errors.FailedTrialError(f'infeasible: {reason}')
+    model = model_lib.build_latent_affinity_model(
+      hparams, self._sequence_length, self._signs
+    )
+    return trainer_module.compile_for_training(model, hparams)
+
+  def fit(self, hp, model, *args, callbacks=None, **kwargs):
+    # The evaluation must log the objective before KerasTuner's own
+    # callbacks read it at the end of each epoch, so it goes first.
+    callbacks = [
+      trainer_module.epoch_evaluation_callback(model, self._data)
+    ] + list(callbacks or [])
+    return model.fit(*args, callbacks=callbacks, **kwargs)
+
+
+def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+  """Builds the random search of one meta-parameter combination.
+
+  Args:
+    fn_args: TFX tuner arguments. Used fields: `train_files`, `eval_files`,
+      `data_accessor`, `transform_graph_path`, `working_dir` and
+      `custom_config` (the Trainer's keys plus `num_trials`, `tuner_loss`,
+      `max_strides`, `max_rates`; `hparams` holds the meta-parameters and
+      any pinned hyper-parameters).
+
+  Returns:
+    The tuner and the `fit` arguments of every trial.
+  """
+  config: Dict[str, Any] = fn_args.custom_config
+  experiment = experiment_lib.parse_experiment(
+    config[trainer_module.EXPERIMENT_KEY], 'custom_config.experiment_pbtxt'
+  )
+  objective = config.get(OBJECTIVE_KEY, 'auc/true_top_1p')
+  if objective not in OBJECTIVES:
+    raise ValueError(
+      f'tuner_loss must be one of {sorted(OBJECTIVES)}, got {objective!r}'
+    )
+  pinned = dict(config.get(trainer_module.HPARAMS_KEY) or {})
+  hyperparameters = search_space.build(
+    num_conv_layers=int(pinned.pop('num_conv_layers', 0)),
+    num_fc_layers=int(pinned.pop('num_fc_layers', 1)),
+    pinned=pinned,
+    max_strides=int(config.get(MAX_STRIDES_KEY, 1)),
+    max_rates=int(config.get(MAX_RATES_KEY, 1)),
+  )
+  training = trainer_module.TrainingConfig.from_custom_config(config)
+  signs = experiment_lib.selection_signs(experiment)
+  tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  data = trainer_module.prepare_data(
+    fn_args, tft_output, list(signs.reads), training
+  )
+  num_trials = int(config.get(NUM_TRIALS_KEY, 10))
+  tuner = keras_tuner.RandomSearch(
+    AptamerHyperModel(experiment.sequence_length, signs.matrix, data),
+    objective=OBJECTIVES[objective],
+    max_trials=num_trials,
+    hyperparameters=hyperparameters,
+    allow_new_entries=False,
+    tune_new_entries=False,
+    seed=training.seed,
+    # Infeasible draws fail fast; do not stop a search because of them.
+    max_consecutive_failed_trials=num_trials,
+    directory=fn_args.working_dir,
+    project_name='aptamer_search',
+  )
+  fit_kwargs = {
+    'x': data.train,
+    'validation_data': data.validation,
+    'verbose': 2,
+    **data.fit_kwargs,
+  }
+  return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs=fit_kwargs)

@@ -1,0 +1,57 @@
+"""A small hand-made dataset in the data contract, for pipeline tests."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+EXPERIMENT = """
+sequence_length: 12
+rounds {
+  key: "library"
+  value { method: RANDOM positive_reads { name: "library" } }
+}
+rounds {
+  key: "round1"
+  value {
+    input: "library"
+    method: PARTICLE_DISPLAY
+    target_concentrations { key: "target" value: 10 }
+    positive_reads { name: "round1_positive" }
+    negative_reads { name: "round1_negative" }
+  }
+}
+"""
+_COUNTS = ('library', 'round1_positive', 'round1_negative')
+_NUM_EXAMPLES = 200
+
+
+def _example(sequence, counts, cluster):
+  feature = {
+    'sequence': tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[sequence.encode()])
+    ),
+    'cluster': tf.train.Feature(int64_list=tf.train.Int64List(value=[cluster])),
+  }
+  for name, value in counts.items():
+    feature[name] = tf.train.Feature(
+      int64_list=tf.train.Int64List(value=[value])
+    )
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def write_dataset(directory, break_example=None, experiment=EXPERIMENT):
+  """A small valid dataset; `break_example(i, seq, counts)` may spoil rows."""
+  os.makedirs(directory, exist_ok=True)
+  with open(os.path.join(directory, 'experiment.pbtxt'), 'w') as f:
+    f.write(experiment)
+  rng = np.random.default_rng(0)
+  path = os.path.join(directory, 'examples-00000.tfrecord.gz')
+  with tf.io.TFRecordWriter(path, 'GZIP') as writer:
+    for i in range(_NUM_EXAMPLES):
+      seq = ''.join(rng.choice(list('ACGT'), 12))
+      counts = {n: int(rng.integers(0, 5)) for n in _COUNTS}
+      if break_example:
+        seq, counts = break_example(i, seq, counts)
+      writer.write(_example(seq, counts, i // 2 + 1).SerializeToString())
+  return directory
