@@ -7,11 +7,22 @@ import tensorflow as tf
 from schema import experiment as experiment_lib
 
 ONE_HOT_FEATURE = 'sequence_one_hot'
+KMER_FEATURE = 'sequence_kmer_count'
+INPUT_FEATURES = {
+  # The original's --input_features names -> transformed feature names.
+  'SEQUENCE_ONE_HOT': ONE_HOT_FEATURE,
+  'SEQUENCE_KMER_COUNT': KMER_FEATURE,
+}
 
 
 def transformed_name(key: str) -> str:
   """Name of the normalised (model-target) version of a raw feature."""
   return key + '_xf'
+
+
+def parent_name(key: str) -> str:
+  """Name of the normalised parent-round count of a target read."""
+  return key + '_parent_xf'
 
 
 def affinity_output_name(molecule: str) -> str:
@@ -50,3 +61,64 @@ def one_hot_encode(sequences: tf.Tensor, sequence_length: int) -> tf.Tensor:
   indices = tf.gather(tf.constant(_BASE_INDEX), tf.cast(codes, tf.int32))
   one_hot = tf.one_hot(indices, depth=4, dtype=tf.float32)
   return tf.reshape(one_hot, [-1, sequence_length * 4])
+
+
+def num_kmers(k_max: int) -> int:
+  """4 + 16 + ... + 4^k_max: 340 for the default k_max = 4."""
+  return sum(4**k for k in range(1, k_max + 1))
+
+
+def kmer_null_statistics(sequence_length: int, k_max: int):
+  """Mean and std of each k-mer count under the uniform i.i.d. null.
+
+  A k-mer has n = L + 1 - k overlapping positions, each matching with
+  probability p = 4^-k: mean n p, std sqrt(n p (1 - p)) (binomial). For
+  L = 40, k = 1: mean 10, std 2.739.
+  """
+  means, stds = [], []
+  for k in range(1, k_max + 1):
+    n, p = sequence_length + 1 - k, 4.0**-k
+    means += [n * p] * 4**k
+    stds += [np.sqrt(n * p * (1 - p))] * 4**k
+  return np.array(means, np.float32), np.array(stds, np.float32)
+
+
+def kmer_counts(
+  one_hot: tf.Tensor, sequence_length: int, k_max: int
+) -> tf.Tensor:
+  """Overlapping counts of every k-mer, k = 1..k_max, from the one-hot input.
+
+  Args:
+    one_hot: [batch, L * 4] from `one_hot_encode`.
+    sequence_length: L.
+    k_max: longest k-mer.
+
+  Returns:
+    float32 [batch, num_kmers(k_max)], ordered by k then lexicographically
+    in A,T,G,C order (A, T, G, C, AA, AT, ...), as the original's
+    CountAllDnaKmers.
+  """
+  one_hot = tf.reshape(one_hot, [-1, sequence_length, 4])
+  # Base index per position (-1 where the row is empty: unknown base).
+  valid = tf.reduce_max(one_hot, axis=-1) > 0
+  base = tf.where(valid, tf.argmax(one_hot, axis=-1, output_type=tf.int32), -1)
+  counts = []
+  for k in range(1, k_max + 1):
+    width = sequence_length + 1 - k
+    index = tf.zeros_like(base[:, :width])
+    ok = tf.ones_like(base[:, :width], dtype=tf.bool)
+    for j in range(k):
+      window = base[:, j : j + width]
+      index = index * 4 + tf.maximum(window, 0)
+      ok = tf.logical_and(ok, window >= 0)
+    index = tf.where(ok, index, -1)  # one_hot(-1) is all zeros.
+    counts.append(tf.reduce_sum(tf.one_hot(index, 4**k), axis=1))
+  return tf.concat(counts, axis=1)
+
+
+def standardized_kmer_counts(
+  one_hot: tf.Tensor, sequence_length: int, k_max: int
+) -> tf.Tensor:
+  """k-mer counts standardised against the binomial null."""
+  mean, std = kmer_null_statistics(sequence_length, k_max)
+  return (kmer_counts(one_hot, sequence_length, k_max) - mean) / std

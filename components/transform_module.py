@@ -10,13 +10,41 @@ from typing import Any
 from typing import Dict
 
 import tensorflow as tf
-import tensorflow_transform as tft
 
 from components import features
+from components import normalizers
 
 # custom_config keys (set by pipeline.create_pipeline).
 SEQUENCE_LENGTH_KEY = 'sequence_length'
 TARGET_NAMES_KEY = 'target_names'
+PARENT_NAMES_KEY = 'parent_names'  # target read -> parent read ('' = none)
+INPUT_FEATURES_KEY = 'input_features'
+KMER_K_MAX_KEY = 'kmer_k_max'
+LOSS_NORM_KEY = 'loss_norm'
+DEPENDENCY_NORM_KEY = 'dependency_norm'
+STANDARDIZE_LOG_KEY = 'standardize_log_transform'
+BINARIZE_THRESHOLD_KEY = 'binarize_threshold'
+ADDITIONAL_OUTPUTS_KEY = 'additional_outputs'
+
+DEFAULTS = {
+  PARENT_NAMES_KEY: {},
+  INPUT_FEATURES_KEY: ['SEQUENCE_ONE_HOT'],
+  KMER_K_MAX_KEY: 4,
+  LOSS_NORM_KEY: normalizers.STANDARDIZE,
+  DEPENDENCY_NORM_KEY: normalizers.STANDARDIZE,
+  STANDARDIZE_LOG_KEY: True,
+  BINARIZE_THRESHOLD_KEY: 1.0,
+  ADDITIONAL_OUTPUTS_KEY: [],
+}
+
+# Additional outputs that can be negative or are already on a compact scale
+# (free energies in kcal/mol, probabilities, mean base-pair distances):
+# log(1 + x) is undefined or distorting there, so they get a plain z-score.
+# Everything else (e.g. the partition function, spanning orders of
+# magnitude) follows `loss_norm` like the counts.
+LINEAR_ADDITIONAL_OUTPUTS = frozenset(
+  {'mfe', 'ensemble_free_energy', 'boltzmann_probability', 'ensemble_diversity'}
+)
 
 
 def standardize_log(counts: tf.Tensor) -> tf.Tensor:
@@ -24,7 +52,7 @@ def standardize_log(counts: tf.Tensor) -> tf.Tensor:
 
   The std is the population std (ddof=0), as in the original statistics.
   """
-  return tft.scale_to_z_score(tf.math.log1p(tf.cast(counts, tf.float32)))
+  return normalizers.normalize(counts, normalizers.STANDARDIZE)
 
 
 def preprocessing_fn(
@@ -36,20 +64,69 @@ def preprocessing_fn(
     inputs: raw features parsed with the experiment's schema; scalars arrive
       as [batch, 1] dense tensors.
     custom_config: `sequence_length` and `target_names` (the training
-      targets: read names of rounds with an input).
+      targets: read names of rounds with an input), and optionally the keys
+      of `DEFAULTS`.
 
   Returns:
-    `sequence_one_hot` [batch, L*4]; per target `<read>_xf` (standardised
-    log counts) and `<read>` (raw counts, the evaluation labels); `cluster`.
+    `sequence_one_hot` [batch, L*4] and, if requested,
+    `sequence_kmer_count` [batch, 340]; per target `<read>_xf` (normalised by
+    `loss_norm`), `<read>` (raw counts, the evaluation labels) and
+    `<read>_parent_xf` (the parent round's count, normalised by
+    `dependency_norm`, 0 where the round's input was not sequenced); per
+    additional output `<name>_xf` and `<name>`; `cluster`.
   """
+  config = {**DEFAULTS, **custom_config}
+  length = config[SEQUENCE_LENGTH_KEY]
+  one_hot = features.one_hot_encode(inputs['sequence'], length)
   outputs = {
-    features.ONE_HOT_FEATURE: features.one_hot_encode(
-      inputs['sequence'], custom_config[SEQUENCE_LENGTH_KEY]
-    ),
+    features.ONE_HOT_FEATURE: one_hot,
     'cluster': tf.reshape(inputs['cluster'], [-1]),
   }
-  for name in custom_config[TARGET_NAMES_KEY]:
+  unknown = set(config[INPUT_FEATURES_KEY]) - set(features.INPUT_FEATURES)
+  if unknown:
+    raise ValueError(
+      f'unknown input_features {sorted(unknown)}; valid: '
+      f'{sorted(features.INPUT_FEATURES)}'
+    )
+  if 'SEQUENCE_KMER_COUNT' in config[INPUT_FEATURES_KEY]:
+    outputs[features.KMER_FEATURE] = features.standardized_kmer_counts(
+      one_hot, length, config[KMER_K_MAX_KEY]
+    )
+
+  def norm(values, method, log=config[STANDARDIZE_LOG_KEY]):
+    return normalizers.normalize(
+      tf.reshape(values, [-1]),
+      method,
+      standardize_log_transform=log,
+      binarize_threshold=config[BINARIZE_THRESHOLD_KEY],
+    )
+
+  normalised_parents = {}
+  for name in config[TARGET_NAMES_KEY]:
     counts = tf.reshape(inputs[name], [-1])
     outputs[name] = counts
-    outputs[features.transformed_name(name)] = standardize_log(counts)
+    outputs[features.transformed_name(name)] = norm(
+      counts, config[LOSS_NORM_KEY]
+    )
+    parent = config[PARENT_NAMES_KEY].get(name, '')
+    if parent and parent not in normalised_parents:
+      normalised_parents[parent] = norm(
+        inputs[parent], config[DEPENDENCY_NORM_KEY]
+      )
+    outputs[features.parent_name(name)] = (
+      normalised_parents[parent]
+      if parent
+      else tf.zeros_like(counts, dtype=tf.float32)
+    )
+  for name in config[ADDITIONAL_OUTPUTS_KEY]:
+    values = tf.reshape(tf.cast(inputs[name], tf.float32), [-1])
+    outputs[name] = values
+    if name in LINEAR_ADDITIONAL_OUTPUTS:
+      outputs[features.transformed_name(name)] = norm(
+        values, normalizers.STANDARDIZE, log=False
+      )
+    else:
+      outputs[features.transformed_name(name)] = norm(
+        values, config[LOSS_NORM_KEY]
+      )
   return outputs

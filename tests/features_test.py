@@ -1,12 +1,14 @@
 """Tests for the sequence encodings and the normalisers (hand-computed)."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
 from components import features
+from components import normalizers
 from components import transform_module
 
 
@@ -48,3 +50,81 @@ def test_standardize_log_uses_training_statistics(tmp_path):
   logs = np.log1p(counts)
   expected = (logs - logs.mean()) / logs.std(ddof=0)
   np.testing.assert_allclose([r['z'] for r in result], expected, rtol=1e-5)
+
+
+def test_kmer_counts_by_hand():
+  one_hot = features.one_hot_encode(tf.constant([b'AATG']), 4)
+  counts = features.kmer_counts(one_hot, 4, 2).numpy()[0]
+  assert counts.shape == (features.num_kmers(2),) == (20,)
+  # 1-mers in A,T,G,C order.
+  np.testing.assert_array_equal(counts[:4], [2, 1, 1, 0])
+  # 2-mers: index 4 * first + second, so AA=0, AT=1, TG=4*1+2=6.
+  expected = np.zeros(16)
+  expected[[0, 1, 6]] = 1
+  np.testing.assert_array_equal(counts[4:], expected)
+
+
+def test_kmer_counts_skip_windows_with_unknown_bases():
+  one_hot = features.one_hot_encode(tf.constant([b'ANA']), 3)
+  counts = features.kmer_counts(one_hot, 3, 2).numpy()[0]
+  assert counts[:4].tolist() == [2, 0, 0, 0]
+  assert counts[4:].sum() == 0  # Both 2-mers contain the N.
+
+
+def test_kmer_null_statistics_match_the_binomial():
+  mean, std = features.kmer_null_statistics(40, 4)
+  assert len(mean) == features.num_kmers(4) == 340
+  assert mean[0] == pytest.approx(10.0)
+  assert std[0] == pytest.approx(2.7386, abs=1e-4)
+  # k = 4: n = 37 positions, p = 1/256.
+  assert mean[-1] == pytest.approx(37 / 256)
+  assert std[-1] == pytest.approx(np.sqrt(37 / 256 * 255 / 256))
+  one_hot = features.one_hot_encode(tf.constant([b'A' * 40]), 40)
+  z = features.standardized_kmer_counts(one_hot, 40, 1).numpy()[0]
+  np.testing.assert_allclose(
+    z, [(40 - 10) / 2.7386, -3.6515, -3.6515, -3.6515], atol=1e-3
+  )
+
+
+def _analyze(tmp_path, values, fn):
+  raw = [{'c': float(v)} for v in values]
+  metadata = dataset_metadata.DatasetMetadata(
+    schema_utils.schema_from_feature_spec(
+      {'c': tf.io.FixedLenFeature([], tf.float32)}
+    )
+  )
+  with tft_beam.Context(temp_dir=str(tmp_path), force_tf_compat_v1=False):
+    (result, _), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+      lambda inputs: {'z': fn(inputs['c'])}
+    )
+  return np.array([r['z'] for r in result])
+
+
+@pytest.mark.parametrize(
+  'method, log, expected',
+  [
+    (
+      normalizers.STANDARDIZE,
+      False,
+      lambda c: (c - c.mean()) / c.std(ddof=0),
+    ),
+    (normalizers.BINARIZE, True, lambda c: (c >= 2).astype(float)),
+    (normalizers.TOTAL_COUNTS, True, lambda c: c / c.sum()),
+    (normalizers.SKIP, True, lambda c: c),
+  ],
+)
+def test_each_normalizer_by_hand(tmp_path, method, log, expected):
+  counts = np.array([0, 1, 3, 7, 2], np.float64)
+  out = _analyze(
+    tmp_path,
+    counts,
+    lambda c: normalizers.normalize(
+      c, method, standardize_log_transform=log, binarize_threshold=2
+    ),
+  )
+  np.testing.assert_allclose(out, expected(counts), rtol=1e-5)
+
+
+def test_unknown_normalizer_is_rejected():
+  with pytest.raises(ValueError, match='normaliser must be one of'):
+    normalizers.normalize(tf.constant([1.0]), 'ZSCORE')
