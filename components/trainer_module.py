@@ -28,6 +28,7 @@ from components import features
 from components import losses
 from components import model as model_lib
 from components import search_space
+from components import training_callbacks
 from schema import experiment as experiment_lib
 
 # custom_config keys (set by pipeline.create_pipeline).
@@ -38,9 +39,11 @@ EPOCH_SIZE_KEY = 'epoch_size'
 EVAL_SIZE_KEY = 'eval_size'
 BATCH_SIZE_KEY = 'mbsz'
 SEED_KEY = 'seed'
+BEST_INTERVAL_KEY = 'epoch_interval_to_save_best'
 
 EVAL_BATCH_SIZE = 1024
 HPARAMS_FILENAME = 'hparams.json'
+BEST_EPOCH_FILENAME = 'best_epoch.json'
 
 
 @dataclasses.dataclass
@@ -52,6 +55,7 @@ class TrainingConfig:
   eval_size: int = 0  # 0: the whole validation split.
   mbsz: int = 128
   seed: int = 0
+  epoch_interval_to_save_best: int = 5
 
   @classmethod
   def from_custom_config(cls, config: Dict[str, Any]) -> 'TrainingConfig':
@@ -61,6 +65,9 @@ class TrainingConfig:
       eval_size=int(config.get(EVAL_SIZE_KEY, cls.eval_size)),
       mbsz=int(config.get(BATCH_SIZE_KEY, cls.mbsz)),
       seed=int(config.get(SEED_KEY, cls.seed)),
+      epoch_interval_to_save_best=int(
+        config.get(BEST_INTERVAL_KEY, cls.epoch_interval_to_save_best)
+      ),
     )
 
 
@@ -283,17 +290,21 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     os.path.join(fn_args.model_run_dir, HPARAMS_FILENAME), 'w'
   ) as f:
     json.dump(dataclasses.asdict(hp), f, indent=2)
+  best = training_callbacks.BestEpochKeeper(
+    training.epoch_interval_to_save_best
+  )
   history = train_model.fit(
     data.train,
     validation_data=data.validation,
     callbacks=[
+      training_callbacks.DivergenceGuard(),
+      best,
       epoch_evaluation_callback(
         train_model,
         data,
         os.path.join(fn_args.model_run_dir, epoch_evaluation.REPORT_FILENAME),
       ),
       keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
-      keras.callbacks.TerminateOnNaN(),
     ],
     verbose=2,
     **data.fit_kwargs,
@@ -302,6 +313,26 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     os.path.join(fn_args.model_run_dir, 'history.json'), 'w'
   ) as f:
     json.dump(epoch_evaluation.nan_to_none(history.history), f)
+
+  best_epoch = best.restore_best()
+  exported = {
+    'best_epoch': best_epoch,
+    'val_loss': None if best_epoch is None else best.best_loss,
+    'epochs': training.epochs,
+    'epoch_interval_to_save_best': training.epoch_interval_to_save_best,
+  }
+  print(
+    f'Exporting the weights of epoch {best_epoch} (lowest validation loss '
+    f'{best.best_loss:.4f} among every '
+    f'{training.epoch_interval_to_save_best}th epoch)'
+    if best_epoch
+    else f'Exporting the final weights (no epoch is a multiple of '
+    f'epoch_interval_to_save_best={training.epoch_interval_to_save_best})'
+  )
+  with tf.io.gfile.GFile(
+    os.path.join(fn_args.model_run_dir, BEST_EPOCH_FILENAME), 'w'
+  ) as f:
+    json.dump(exported, f)
 
   signatures = make_serving_signatures(
     model, tft_output, data.targets, list(signs.molecules)

@@ -20,6 +20,7 @@ from tfx import v1 as tfx
 from components import model as model_lib
 from components import search_space
 from components import trainer_module
+from components import training_callbacks
 from schema import experiment as experiment_lib
 
 # custom_config keys, besides the Trainer's.
@@ -59,9 +60,14 @@ class AptamerHyperModel(keras_tuner.HyperModel):
     # The evaluation must log the objective before KerasTuner's own
     # callbacks read it at the end of each epoch, so it goes first.
     callbacks = [
-      trainer_module.epoch_evaluation_callback(model, self._data)
+      training_callbacks.DivergenceGuard(),
+      trainer_module.epoch_evaluation_callback(model, self._data),
     ] + list(callbacks or [])
-    return model.fit(*args, callbacks=callbacks, **kwargs)
+    try:
+      return model.fit(*args, callbacks=callbacks, **kwargs)
+    except training_callbacks.TrainingDivergedError as e:
+      # A diverged trial is a failed trial; the search goes on.
+      raise keras_tuner.errors.FailedTrialError(str(e)) from e
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:

@@ -1,0 +1,65 @@
+"""Tests for divergence detection and best-epoch selection."""
+
+import keras
+import numpy as np
+import pytest
+
+from components import training_callbacks
+
+
+def _model():
+  inputs = keras.Input((3,))
+  model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+  model.compile(optimizer=keras.optimizers.SGD(1e3), loss='mse')
+  return model
+
+
+def test_exploding_loss_stops_with_a_clear_error():
+  x = np.random.default_rng(0).normal(size=(64, 3)) * 100
+  y = x.sum(axis=1, keepdims=True)
+  with pytest.raises(
+    training_callbacks.TrainingDivergedError, match='training diverged'
+  ):
+    _model().fit(
+      x,
+      y,
+      epochs=5,
+      batch_size=8,
+      verbose=0,
+      callbacks=[training_callbacks.DivergenceGuard()],
+    )
+
+
+@pytest.mark.parametrize('loss', [float('nan'), 6e3, -0.5])
+def test_out_of_range_losses_are_divergence(loss):
+  guard = training_callbacks.DivergenceGuard(lower_bound=0.0)
+  with pytest.raises(training_callbacks.TrainingDivergedError, match='epoch 1'):
+    guard.on_train_batch_end(0, {'loss': loss})
+
+
+def test_poisson_losses_may_go_negative():
+  guard = training_callbacks.DivergenceGuard(lower_bound=-np.inf)
+  guard.on_train_batch_end(0, {'loss': -3.0})
+
+
+def test_best_epoch_is_compared_only_every_interval():
+  model = _model()
+  keeper = training_callbacks.BestEpochKeeper(interval=2)
+  keeper.set_model(model)
+  losses = [0.1, 0.9, 0.5, 0.7, float('nan'), 0.6]
+  for epoch, loss in enumerate(losses):
+    model.layers[-1].bias.assign([float(epoch)])
+    keeper.on_epoch_end(epoch, {'val_loss': loss})
+  # Epochs 2, 4, 6 are compared (0.9, 0.7, 0.6): epoch 6 wins although
+  # epoch 1 had the lowest loss, and NaN never wins.
+  model.layers[-1].bias.assign([-1.0])
+  assert keeper.restore_best() == 6
+  assert float(model.layers[-1].bias.numpy()[0]) == 5.0
+
+
+def test_no_comparison_keeps_the_final_weights():
+  model = _model()
+  keeper = training_callbacks.BestEpochKeeper(interval=5)
+  keeper.set_model(model)
+  keeper.on_epoch_end(0, {'val_loss': 0.1})
+  assert keeper.restore_best() is None
