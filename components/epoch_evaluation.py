@@ -11,6 +11,7 @@ appended to a JSON-lines report.
 
 import json
 import math
+from typing import Any
 from typing import Callable
 from typing import Dict
 from typing import List
@@ -32,13 +33,26 @@ LOGGED_METRICS = (
 )
 
 
+def _concat(parts):
+  if isinstance(parts[0], dict):
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  return np.concatenate(parts)
+
+
+def _head(values, limit):
+  if isinstance(values, dict):
+    return {k: v[:limit] for k, v in values.items()}
+  return values[:limit]
+
+
 def materialize(
   dataset: tf.data.Dataset, limit: int = 0
-) -> Tuple[np.ndarray, np.ndarray]:
-  """(inputs, raw counts) arrays from a dataset of such batches.
+) -> Tuple[Any, np.ndarray]:
+  """(inputs, labels) arrays from a dataset of such batches.
 
   Args:
-    dataset: batches of (inputs, raw counts [batch, outputs]).
+    dataset: batches of (inputs, labels [batch, outputs]); inputs may be an
+      array or a dict of arrays.
     limit: keep at most this many examples; 0 keeps all.
   """
   inputs, counts = [], []
@@ -46,20 +60,21 @@ def materialize(
   for x, y in dataset.as_numpy_iterator():
     inputs.append(x)
     counts.append(y)
-    total += len(x)
+    total += len(y)
     if limit and total >= limit:
       break
   if not inputs:
     raise ValueError('no examples to evaluate')
-  x, y = np.concatenate(inputs), np.concatenate(counts)
-  return (x[:limit], y[:limit]) if limit else (x, y)
+  x, y = _concat(inputs), np.concatenate(counts)
+  return (_head(x, limit), y[:limit]) if limit else (x, y)
 
 
 class EpochEvaluation(keras.callbacks.Callback):
   """Evaluates rank metrics before training and after each epoch.
 
   Args:
-    predict_fn: maps a batch of inputs to predicted outputs [batch, outputs].
+    predict_fn: maps inputs (an array or a dict of arrays) to predicted
+      outputs [batch, outputs].
     datasets: name -> (inputs, raw counts); the name 'validation' is logged
       with the `val_` prefix, any other name without a prefix.
     output_names: one name per output column.

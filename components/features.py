@@ -15,9 +15,9 @@ INPUT_FEATURES = {
 }
 
 
-def transformed_name(key: str) -> str:
-  """Name of the normalised (model-target) version of a raw feature."""
-  return key + '_xf'
+def target_name(key: str, norm: str) -> str:
+  """Name of a raw feature normalised by `norm` (a training target)."""
+  return f'{key}_xf_{norm.lower()}'
 
 
 def parent_name(key: str) -> str:

@@ -11,12 +11,15 @@ import dataclasses
 from typing import Any
 from typing import Dict
 from typing import List
-from typing import Sequence
 
 import keras
 
 from components import features
 from components import output_layers
+from schema import experiment as experiment_lib
+
+# Input name of the parent-round counts (dependency output layers).
+PARENT_INPUT = 'parent_counts'
 
 NONLINEARITIES = ('relu', 'elu', 'tanh', 'sigmoid')
 
@@ -118,28 +121,59 @@ def _initializer(factor: float):
 
 
 def build_network(
-  hp: HParams, sequence_length: int, num_logits: int, name: str = 'network'
+  hp: HParams,
+  sequence_length: int,
+  num_logits: int,
+  kmer_width: int = 0,
+  use_one_hot: bool = True,
+  name: str = 'network',
 ) -> keras.Model:
-  """The feed-forward trunk: one-hot input -> `num_logits` linear outputs."""
+  """The feed-forward trunk: inputs -> `num_logits` linear outputs.
+
+  Args:
+    hp: the hyper-parameters.
+    sequence_length: L, for the one-hot input [batch, L * 4].
+    num_logits: size of the final linear layer.
+    kmer_width: features of the k-mer input (0: no k-mer input).
+    use_one_hot: whether the one-hot sequence is an input.
+    name: the model's name.
+
+  Returns:
+    A Keras model taking a dict keyed by `features.ONE_HOT_FEATURE` and/or
+    `features.KMER_FEATURE`.
+  """
   reason = infeasibility(hp, sequence_length)
   if reason:
     raise ValueError(f'infeasible network: {reason}')
-  inputs = keras.Input(
-    shape=(sequence_length * 4,), name=features.ONE_HOT_FEATURE
-  )
-  x = keras.layers.Reshape((sequence_length, 4))(inputs)
-  for i in range(hp.num_conv_layers):
-    x = keras.layers.Conv1D(
-      filters=hp.conv_depths[i],
-      kernel_size=hp.conv_widths[i],
-      strides=hp.conv_strides[i],
-      dilation_rate=hp.conv_rates[i],
-      padding='same',
-      activation=hp.nonlinearity,
-      kernel_initializer=_initializer(hp.conv_init_factors[i]),
-      name=f'conv_{i}',
-    )(x)
-  x = keras.layers.Flatten()(x)
+  if not use_one_hot and hp.num_conv_layers:
+    raise ValueError('conv layers need the SEQUENCE_ONE_HOT input')
+  inputs, flat = {}, []
+  if use_one_hot:
+    one_hot = keras.Input(
+      shape=(sequence_length * 4,), name=features.ONE_HOT_FEATURE
+    )
+    inputs[features.ONE_HOT_FEATURE] = one_hot
+    x = keras.layers.Reshape((sequence_length, 4))(one_hot)
+    for i in range(hp.num_conv_layers):
+      x = keras.layers.Conv1D(
+        filters=hp.conv_depths[i],
+        kernel_size=hp.conv_widths[i],
+        strides=hp.conv_strides[i],
+        dilation_rate=hp.conv_rates[i],
+        padding='same',
+        activation=hp.nonlinearity,
+        kernel_initializer=_initializer(hp.conv_init_factors[i]),
+        name=f'conv_{i}',
+      )(x)
+    flat.append(keras.layers.Flatten()(x))
+  if kmer_width:
+    # 2-D inputs join after the conv stack (the original's layout).
+    kmers = keras.Input(shape=(kmer_width,), name=features.KMER_FEATURE)
+    inputs[features.KMER_FEATURE] = kmers
+    flat.append(kmers)
+  if not flat:
+    raise ValueError('the network needs at least one input feature')
+  x = flat[0] if len(flat) == 1 else keras.layers.Concatenate()(flat)
   for i in range(hp.num_fc_layers):
     x = keras.layers.Dropout(hp.dropouts[i])(x)
     x = keras.layers.Dense(
@@ -157,24 +191,81 @@ def build_network(
   return keras.Model(inputs, logits, name=name)
 
 
-def build_latent_affinity_model(
-  hp: HParams, sequence_length: int, signs: Sequence[Sequence[float]]
-) -> keras.Model:
-  """Network + LATENT_AFFINITY layer.
+def make_output_layer(output_layer: str, experiment, options, signs):
+  """The output layer `output_layer` for this experiment."""
+  num_ao = len(options.additional_outputs)
+  if output_layer == 'FULLY_OBSERVED':
+    return output_layers.FullyObserved(
+      output_layers.affinity_matrix(
+        signs.reads,
+        sorted(options.affinity_target_map),
+        options.affinity_target_map,
+      ),
+      num_ao,
+      name='fully_observed',
+    )
+  if output_layer == 'LATENT_WITH_PRED_DEPS':
+    parents = experiment_lib.parent_counts(experiment)
+    return output_layers.LatentWithPredDeps(
+      signs.matrix,
+      output_layers.parent_indices(signs.reads, parents),
+      num_ao,
+      name='latent_with_pred_deps',
+    )
+  layer_class = {
+    'LATENT_AFFINITY': output_layers.LatentAffinity,
+    'LATENT_WITH_DEPS': output_layers.LatentWithDeps,
+    'LATENT_WITH_CROSS_DEPS': output_layers.LatentWithCrossDeps,
+  }[output_layer]
+  return layer_class(signs.matrix, num_ao, name=output_layer.lower())
+
+
+def affinity_molecules(output_layer: str, options, signs) -> List[str]:
+  """The molecules of `predict_affinity`, in output order."""
+  if output_layer == 'FULLY_OBSERVED':
+    return sorted(options.affinity_target_map)
+  return list(signs.molecules)
+
+
+def build_model(hp: HParams, experiment, options, signs) -> keras.Model:
+  """Network + output layer for an experiment and its model options.
+
+  Args:
+    hp: network hyper-parameters.
+    experiment: the `Experiment` message.
+    options: `model_options.ModelOptions`.
+    signs: `experiment.selection_signs(experiment)`.
 
   Returns:
-    A Keras model from `sequence_one_hot` to a dict with `counts` (predicted
-    normalised counts, [batch, reads]) and `affinity` (latent affinity per
-    molecule, [batch, molecules]).
+    A Keras model from a dict of inputs (the selected input features, and
+    `parent_counts` [batch, reads] for the dependency layers) to a dict with
+    `counts` [batch, reads + additional outputs] and `affinity`
+    [batch, molecules].
   """
-  num_molecules = len(signs)
-  network = build_network(hp, sequence_length, num_molecules)
-  affinity = network.output
-  counts = output_layers.LatentAffinity(signs, name='latent_affinity')(affinity)
+  layer = make_output_layer(options.output_layer, experiment, options, signs)
+  num_logits = layer.num_logits(
+    len(signs.reads),
+    len(affinity_molecules(options.output_layer, options, signs)),
+    len(options.additional_outputs),
+  )
+  kmer_width = 0
+  if 'SEQUENCE_KMER_COUNT' in options.input_features:
+    kmer_width = features.num_kmers(options.kmer_k_max)
+  network = build_network(
+    hp,
+    experiment.sequence_length,
+    num_logits,
+    kmer_width=kmer_width,
+    use_one_hot='SEQUENCE_ONE_HOT' in options.input_features,
+  )
+  inputs = dict(network.input)
+  parent_counts = None
+  if options.output_layer.startswith('LATENT_WITH'):
+    parent_counts = keras.Input(shape=(len(signs.reads),), name=PARENT_INPUT)
+    inputs[PARENT_INPUT] = parent_counts
+  counts, affinity = layer(network.output, parent_counts)
   return keras.Model(
-    network.input,
-    {'counts': counts, 'affinity': affinity},
-    name='aptamer_model',
+    inputs, {'counts': counts, 'affinity': affinity}, name='aptamer_model'
   )
 
 

@@ -20,28 +20,29 @@ TARGET_NAMES_KEY = 'target_names'
 PARENT_NAMES_KEY = 'parent_names'  # target read -> parent read ('' = none)
 INPUT_FEATURES_KEY = 'input_features'
 KMER_K_MAX_KEY = 'kmer_k_max'
-LOSS_NORM_KEY = 'loss_norm'
 DEPENDENCY_NORM_KEY = 'dependency_norm'
 STANDARDIZE_LOG_KEY = 'standardize_log_transform'
 BINARIZE_THRESHOLD_KEY = 'binarize_threshold'
 ADDITIONAL_OUTPUTS_KEY = 'additional_outputs'
+# Every target normaliser some Trainer or Tuner needs (a sweep mixes them).
+TARGET_NORMS_KEY = 'target_norms'
 
 DEFAULTS = {
   PARENT_NAMES_KEY: {},
   INPUT_FEATURES_KEY: ['SEQUENCE_ONE_HOT'],
   KMER_K_MAX_KEY: 4,
-  LOSS_NORM_KEY: normalizers.STANDARDIZE,
   DEPENDENCY_NORM_KEY: normalizers.STANDARDIZE,
   STANDARDIZE_LOG_KEY: True,
   BINARIZE_THRESHOLD_KEY: 1.0,
   ADDITIONAL_OUTPUTS_KEY: [],
+  TARGET_NORMS_KEY: [normalizers.STANDARDIZE],
 }
 
 # Additional outputs that can be negative or are already on a compact scale
 # (free energies in kcal/mol, probabilities, mean base-pair distances):
 # log(1 + x) is undefined or distorting there, so they get a plain z-score.
 # Everything else (e.g. the partition function, spanning orders of
-# magnitude) follows `loss_norm` like the counts.
+# magnitude) is normalised like the counts.
 LINEAR_ADDITIONAL_OUTPUTS = frozenset(
   {'mfe', 'ensemble_free_energy', 'boltzmann_probability', 'ensemble_diversity'}
 )
@@ -69,11 +70,11 @@ def preprocessing_fn(
 
   Returns:
     `sequence_one_hot` [batch, L*4] and, if requested,
-    `sequence_kmer_count` [batch, 340]; per target `<read>_xf` (normalised by
-    `loss_norm`), `<read>` (raw counts, the evaluation labels) and
-    `<read>_parent_xf` (the parent round's count, normalised by
+    `sequence_kmer_count` [batch, 340]; per target `<read>_xf_<norm>` for
+    each normaliser of `target_norms`, `<read>` (raw counts, the evaluation
+    labels) and `<read>_parent_xf` (the parent round's count, normalised by
     `dependency_norm`, 0 where the round's input was not sequenced); per
-    additional output `<name>_xf` and `<name>`; `cluster`.
+    additional output `<name>_xf_<norm>` and `<name>`; `cluster`.
   """
   config = {**DEFAULTS, **custom_config}
   length = config[SEQUENCE_LENGTH_KEY]
@@ -105,9 +106,8 @@ def preprocessing_fn(
   for name in config[TARGET_NAMES_KEY]:
     counts = tf.reshape(inputs[name], [-1])
     outputs[name] = counts
-    outputs[features.transformed_name(name)] = norm(
-      counts, config[LOSS_NORM_KEY]
-    )
+    for method in config[TARGET_NORMS_KEY]:
+      outputs[features.target_name(name, method)] = norm(counts, method)
     parent = config[PARENT_NAMES_KEY].get(name, '')
     if parent and parent not in normalised_parents:
       normalised_parents[parent] = norm(
@@ -121,12 +121,11 @@ def preprocessing_fn(
   for name in config[ADDITIONAL_OUTPUTS_KEY]:
     values = tf.reshape(tf.cast(inputs[name], tf.float32), [-1])
     outputs[name] = values
+    linear = None
     if name in LINEAR_ADDITIONAL_OUTPUTS:
-      outputs[features.transformed_name(name)] = norm(
-        values, normalizers.STANDARDIZE, log=False
-      )
-    else:
-      outputs[features.transformed_name(name)] = norm(
-        values, config[LOSS_NORM_KEY]
+      linear = norm(values, normalizers.STANDARDIZE, log=False)
+    for method in config[TARGET_NORMS_KEY]:
+      outputs[features.target_name(name, method)] = (
+        linear if linear is not None else norm(values, method)
       )
   return outputs

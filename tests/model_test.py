@@ -1,56 +1,96 @@
-"""Tests for the network, the LATENT_AFFINITY layer and the loss."""
+"""Tests for the network and how it is assembled with an output layer."""
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from components import losses
+from components import features
 from components import model as model_lib
-from components import output_layers
+from components import model_options
+from schema import experiment as experiment_lib
+
+_EXPERIMENT = experiment_lib.parse_experiment(
+  """
+  sequence_length: 12
+  rounds { key: "lib" value { method: RANDOM positive_reads { name: "lib" } } }
+  rounds {
+    key: "r1"
+    value {
+      input: "lib" method: PARTICLE_DISPLAY
+      target_concentrations { key: "target" value: 10 }
+      background_concentrations { key: "serum" value: 1 }
+      positive_reads { name: "r1_pos" } negative_reads { name: "r1_neg" }
+    }
+  }
+  rounds {
+    key: "r2"
+    value {
+      input: "r1" method: SELEX
+      target_concentrations { key: "target" value: 1 }
+      positive_reads { name: "r2_pos" }
+    }
+  }
+  """
+)
+_SIGNS = experiment_lib.selection_signs(_EXPERIMENT)
+_HP = model_lib.HParams(num_conv_layers=2, num_fc_layers=1, conv_widths=[4, 4])
 
 
-def test_latent_affinity_by_hand():
-  signs = np.array([[1, -1, 0], [-1, 1, 1]], np.float32)
-  layer = output_layers.LatentAffinity(signs)
-  z = np.array([[2.0, 3.0]], np.float32)
-  layer.build(z.shape)
-  # Learned magnitudes enter as |W|; the sign comes from the experiment.
-  layer.weight.assign([[-0.5, 1.0, 2.0], [1.0, 2.0, 3.0]])
-  layer.bias.assign([0.1, 0.2, 0.3])
-  out = keras.ops.convert_to_numpy(layer(z))
-  expected = [
-    2 * 0.5 * 1 + 3 * 1 * -1 + 0.1,
-    2 * 1 * -1 + 3 * 2 * 1 + 0.2,
-    2 * 2 * 0 + 3 * 3 * 1 + 0.3,
-  ]
-  np.testing.assert_allclose(out[0], expected, rtol=1e-6)
+def _inputs(model, batch=5, seed=0):
+  rng = np.random.default_rng(seed)
+  return {
+    name: rng.normal(size=(batch,) + tuple(t.shape[1:])).astype(np.float32)
+    for name, t in model.input.items()
+  }
 
 
-def test_squared_error_nan_mean_per_target_then_across():
-  y_true = tf.constant([[1.0, np.nan], [3.0, 2.0], [np.nan, 4.0]])
-  y_pred = tf.constant([[0.0, 9.0], [1.0, 1.0], [5.0, 1.0]])
-  # Target 0: errors 1, 4 -> 2.5; target 1: errors 1, 9 -> 5.0.
-  assert float(losses.squared_error(y_true, y_pred)) == pytest.approx(3.75)
-
-
-def test_squared_error_ignores_a_target_with_no_values():
-  y_true = tf.constant([[1.0, np.nan], [3.0, np.nan]])
-  y_pred = tf.constant([[0.0, 0.0], [1.0, 0.0]])
-  assert float(losses.squared_error(y_true, y_pred)) == pytest.approx(2.5)
-
-
-def test_model_is_keras3_with_counts_and_affinity():
-  hp = model_lib.HParams(num_conv_layers=2, num_fc_layers=1, conv_widths=[4, 4])
-  signs = np.array([[1, -1, 1], [0, 1, -1]], np.float32)
-  model = model_lib.build_latent_affinity_model(hp, 12, signs)
+@pytest.mark.parametrize(
+  'output_layer',
+  [
+    'FULLY_OBSERVED',
+    'LATENT_AFFINITY',
+    'LATENT_WITH_DEPS',
+    'LATENT_WITH_PRED_DEPS',
+    'LATENT_WITH_CROSS_DEPS',
+  ],
+)
+def test_every_output_layer_builds_a_keras3_model(output_layer):
+  options = model_options.ModelOptions(
+    output_layer=output_layer,
+    additional_outputs=('partition_function',),
+    input_features=('SEQUENCE_ONE_HOT', 'SEQUENCE_KMER_COUNT'),
+    kmer_k_max=2,
+    affinity_target_map={'target': ['r1_pos', 'r2_pos']},
+  )
+  model = model_lib.build_model(_HP, _EXPERIMENT, options, _SIGNS)
   assert isinstance(model, keras.Model)
   assert type(model).__module__.startswith('keras.src')
-  out = model(np.zeros((5, 48), np.float32))
-  assert tuple(out['counts'].shape) == (5, 3)
-  assert tuple(out['affinity'].shape) == (5, 2)
-  names = [layer.name for layer in model.layers]
-  assert {'conv_0', 'conv_1', 'fc_0', 'fc_final'} <= set(names)
+  expected_inputs = {features.ONE_HOT_FEATURE, features.KMER_FEATURE}
+  if output_layer.startswith('LATENT_WITH'):
+    expected_inputs.add(model_lib.PARENT_INPUT)
+  assert set(model.input) == expected_inputs
+  assert model.input[features.KMER_FEATURE].shape[1] == 20
+  out = model(_inputs(model))
+  assert tuple(out['counts'].shape) == (5, 3 + 1)  # 3 reads + 1 output.
+  molecules = 1 if output_layer == 'FULLY_OBSERVED' else 2
+  assert tuple(out['affinity'].shape) == (5, molecules)
+
+
+def test_kmer_only_network_has_no_conv_layers():
+  options = model_options.ModelOptions(input_features=('SEQUENCE_KMER_COUNT',))
+  hp = model_lib.HParams(num_conv_layers=0, num_fc_layers=2)
+  model = model_lib.build_model(hp, _EXPERIMENT, options, _SIGNS)
+  assert set(model.input) == {features.KMER_FEATURE}
+  with pytest.raises(ValueError, match='conv layers need the SEQUENCE_ONE_HOT'):
+    model_lib.build_model(_HP, _EXPERIMENT, options, _SIGNS)
+
+
+def test_fully_observed_rejects_a_map_naming_unknown_reads():
+  options = model_options.ModelOptions(
+    output_layer='FULLY_OBSERVED', affinity_target_map={'target': ['r9']}
+  )
+  with pytest.raises(ValueError, match=r"not training targets: \['r9'\]"):
+    model_lib.build_model(_HP, _EXPERIMENT, options, _SIGNS)
 
 
 def test_dropout_precedes_every_fc_layer_including_the_output():

@@ -1,0 +1,329 @@
+"""Keras datasets from Transform's output, with the playbook's preprocessing.
+
+Training batches follow the original's preprocess modes:
+  * PREPROCESS_SKIP_ALL_ZERO_COUNTS (default): drop examples whose target
+    counts are all zero.
+  * PREPROCESS_ALL_COUNTS: keep every example (evaluation always does).
+  * PREPROCESS_INJECT_RANDOM_SEQUENCES: observed zero counts become NaN
+    (ignored by the loss) and `ratio_random_dna` random sequences per real
+    one are added as the negative signal, with zero counts. Random bases are
+    drawn from all four (the original never drew C).
+and positives (target reads summed >= `total_reads_defining_positive`) are
+upsampled to at least `min_fraction_positive` when rarer.
+
+Each element is (inputs, labels): inputs a dict keyed by the model's input
+names, labels [batch, outputs] with outputs = target reads then additional
+outputs; normalised for training, raw for the rank metrics.
+"""
+
+import dataclasses
+from typing import Any
+from typing import Dict
+from typing import List
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from components import epoch_evaluation
+from components import features
+from components import model as model_lib
+from components import model_options as options_lib
+
+PARENT_COUNTS_INPUT = model_lib.PARENT_INPUT
+EVAL_BATCH_SIZE = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """Which transformed columns a run reads."""
+
+  targets: List[str]
+  additional_outputs: List[str]
+  input_features: List[str]  # Transformed feature names.
+  norm: str
+  parent_counts: bool
+
+  @property
+  def outputs(self) -> List[str]:
+    return list(self.targets) + list(self.additional_outputs)
+
+  @classmethod
+  def create(
+    cls, targets: List[str], options: options_lib.ModelOptions
+  ) -> 'DataSpec':
+    return cls(
+      targets=list(targets),
+      additional_outputs=list(options.additional_outputs),
+      input_features=[
+        features.INPUT_FEATURES[f] for f in options.input_features
+      ],
+      norm=options.loss_norm,
+      parent_counts=options.output_layer.startswith('LATENT_WITH'),
+    )
+
+
+def model_inputs(batch: Dict[str, tf.Tensor], spec: DataSpec):
+  """The model's input dict from a batch of transformed features."""
+  inputs = {name: batch[name] for name in spec.input_features}
+  if spec.parent_counts:
+    inputs[PARENT_COUNTS_INPUT] = tf.stack(
+      [batch[features.parent_name(t)] for t in spec.targets], axis=1
+    )
+  return inputs
+
+
+def labels(batch: Dict[str, tf.Tensor], spec: DataSpec, raw: bool):
+  """[batch, outputs]: normalised targets, or raw counts and values."""
+  if raw:
+    columns = [tf.cast(batch[o], tf.float32) for o in spec.outputs]
+  else:
+    columns = [batch[features.target_name(o, spec.norm)] for o in spec.outputs]
+  return tf.stack(columns, axis=1)
+
+
+def read_batches(
+  file_pattern: List[str],
+  data_accessor: tfx.components.DataAccessor,
+  tft_output: tft.TFTransformOutput,
+  batch_size: int,
+  shuffle: bool,
+  seed: int,
+) -> tf.data.Dataset:
+  """One pass over transformed examples as feature dicts."""
+  return data_accessor.tf_dataset_factory(
+    file_pattern,
+    tfxio.TensorFlowDatasetOptions(
+      batch_size=batch_size, shuffle=shuffle, shuffle_seed=seed, num_epochs=1
+    ),
+    tft_output.transformed_metadata.schema,
+  )
+
+
+def _is_positive(batch, spec, threshold):
+  total = tf.add_n([tf.cast(batch[t], tf.int64) for t in spec.targets])
+  return total >= threshold
+
+
+def _upsample_positives(batches, spec, options, batch_size, seed):
+  """Mixes positives (with replacement) to reach min_fraction_positive."""
+  threshold = options.total_reads_defining_positive
+  examples = batches.unbatch()
+  positives = examples.filter(lambda e: _is_positive(e, spec, threshold))
+  negatives = examples.filter(
+    lambda e: tf.logical_not(_is_positive(e, spec, threshold))
+  )
+  num_pos = int(positives.reduce(0, lambda n, _: n + 1))
+  num_neg = int(negatives.reduce(0, lambda n, _: n + 1))
+  total = num_pos + num_neg
+  fraction = options.min_fraction_positive
+  if not total or num_pos == 0 or num_pos >= fraction * total:
+    return batches  # Nothing to resample (the original's condition).
+  mixed = tf.data.Dataset.sample_from_datasets(
+    [positives.repeat(), negatives],
+    weights=[fraction, 1 - fraction],
+    seed=seed,
+    stop_on_empty_dataset=True,
+  )
+  return mixed.batch(batch_size)
+
+
+def _random_sequence_batch(
+  size, template: str, spec: DataSpec, zero: Dict[str, tf.Tensor], k_max: int
+):
+  """Random sequences from the template (N = any of A, C, G, T)."""
+  length = len(template)
+  fixed = np.array(
+    ['ATGC'.find(c) if c in 'ATGC' else -1 for c in template], np.int32
+  )
+  drawn = tf.random.uniform([size, length], 0, 4, dtype=tf.int32)
+  index = tf.where(fixed >= 0, fixed, drawn)
+  one_hot = tf.reshape(tf.one_hot(index, 4), [size, length * 4])
+  batch = {features.ONE_HOT_FEATURE: one_hot}
+  if features.KMER_FEATURE in spec.input_features:
+    batch[features.KMER_FEATURE] = features.standardized_kmer_counts(
+      one_hot, length, k_max
+    )
+  for name, value in zero.items():  # Normalised zero counts, broadcast.
+    batch[name] = tf.fill([size], value)
+  return batch
+
+
+def zero_count_features(
+  tft_output: tft.TFTransformOutput, spec: DataSpec, sequence_length: int
+) -> Dict[str, float]:
+  """Transformed values of an example whose counts are all zero."""
+  raw = {}
+  for name, feature_spec in tft_output.raw_feature_spec().items():
+    if feature_spec.dtype == tf.string:
+      raw[name] = tf.constant([['A' * sequence_length]])
+    else:
+      raw[name] = tf.zeros([1, 1], feature_spec.dtype)
+  out = tft_output.transform_raw_features(raw)
+  names = [features.target_name(o, spec.norm) for o in spec.targets]
+  names += [features.parent_name(t) for t in spec.targets]
+  return {n: float(out[n].numpy()[0]) for n in names}
+
+
+def training_dataset(
+  batches: tf.data.Dataset,
+  spec: DataSpec,
+  options: options_lib.ModelOptions,
+  batch_size: int,
+  seed: int,
+  zero: Dict[str, float],
+  template: str,
+) -> tf.data.Dataset:
+  """Training (inputs, normalised labels) after preprocessing."""
+  mode = options.preprocess_mode
+  if options.total_reads_defining_positive > 0:
+    batches = _upsample_positives(batches, spec, options, batch_size, seed)
+  if mode == 'PREPROCESS_SKIP_ALL_ZERO_COUNTS':
+
+    def keep_nonzero(batch):
+      keep = tf.reduce_any(
+        tf.stack([batch[t] > 0 for t in spec.targets], axis=1), axis=1
+      )
+      return {k: tf.boolean_mask(v, keep) for k, v in batch.items()}
+
+    batches = batches.map(keep_nonzero)
+  if mode != 'PREPROCESS_INJECT_RANDOM_SEQUENCES':
+    return batches.map(
+      lambda b: (model_inputs(b, spec), labels(b, spec, raw=False))
+    )
+
+  def inject(batch):
+    targets = labels(batch, spec, raw=False)
+    counts = labels(batch, spec, raw=True)
+    num_counts = len(spec.targets)
+    # Observed zeros say nothing once random sequences carry the negatives.
+    observed_zero = tf.concat(
+      [
+        counts[:, :num_counts] == 0,
+        tf.zeros_like(counts[:, num_counts:], dtype=tf.bool),
+      ],
+      axis=1,
+    )
+    targets = tf.where(observed_zero, np.nan, targets)
+    size = tf.cast(
+      tf.math.ceil(
+        options.ratio_random_dna * tf.cast(tf.shape(targets)[0], tf.float32)
+      ),
+      tf.int32,
+    )
+    random = _random_sequence_batch(
+      size, template, spec, zero, options.kmer_k_max
+    )
+    random_targets = tf.stack(
+      [random[features.target_name(t, spec.norm)] for t in spec.targets]
+      + [tf.fill([size], np.nan)] * len(spec.additional_outputs),
+      axis=1,
+    )
+    inputs = model_inputs(batch, spec)
+    random_inputs = model_inputs(random, spec)
+    merged = {k: tf.concat([inputs[k], random_inputs[k]], 0) for k in inputs}
+    merged_targets = tf.concat([targets, random_targets], 0)
+    order = tf.random.shuffle(tf.range(tf.shape(merged_targets)[0]), seed=seed)
+    return (
+      {k: tf.gather(v, order) for k, v in merged.items()},
+      tf.gather(merged_targets, order),
+    )
+
+  return batches.map(inject)
+
+
+@dataclasses.dataclass
+class TrainingData:
+  """What a training run (Trainer or Tuner trial) feeds to Keras.
+
+  Attributes:
+    train: (inputs, normalised labels) batches after preprocessing.
+    validation: the validation split as (inputs, normalised labels), all
+      examples (the original evaluated with PREPROCESS_ALL_COUNTS).
+    fit_kwargs: extra `fit` arguments (epochs, steps_per_epoch).
+    rank_samples: name -> (inputs, raw labels) for the per-epoch rank
+      metrics: a fixed sample of training examples and the validation
+      split, each capped at eval_size.
+    spec: the columns read.
+  """
+
+  train: tf.data.Dataset
+  validation: tf.data.Dataset
+  fit_kwargs: Dict[str, Any]
+  rank_samples: Dict[str, Any]
+  spec: DataSpec
+
+
+def prepare(
+  fn_args: tfx.components.FnArgs,
+  tft_output: tft.TFTransformOutput,
+  spec: DataSpec,
+  options: options_lib.ModelOptions,
+  training,
+  template: str,
+) -> TrainingData:
+  """Builds the datasets of one training run from the TFX arguments.
+
+  Args:
+    fn_args: the Trainer's or Tuner's arguments (files, data accessor).
+    tft_output: the Transform output.
+    spec: the columns to read.
+    options: model options (preprocessing).
+    training: a `trainer_module.TrainingConfig`.
+    template: the experiment's template sequence (random injection).
+  """
+
+  def batches(files, batch_size, shuffle):
+    return read_batches(
+      files,
+      fn_args.data_accessor,
+      tft_output,
+      batch_size,
+      shuffle,
+      training.seed,
+    )
+
+  zero = {}
+  if options.preprocess_mode == 'PREPROCESS_INJECT_RANDOM_SEQUENCES':
+    zero = zero_count_features(tft_output, spec, len(template))
+  train = training_dataset(
+    batches(fn_args.train_files, training.mbsz, True),
+    spec,
+    options,
+    training.mbsz,
+    training.seed,
+    zero,
+    template,
+  )
+  validation = batches(
+    fn_args.eval_files, EVAL_BATCH_SIZE, training.eval_size > 0
+  )
+  if training.eval_size:
+    validation = (
+      validation.unbatch().take(training.eval_size).batch(EVAL_BATCH_SIZE)
+    )
+  validation = validation.map(
+    lambda b: (model_inputs(b, spec), labels(b, spec, raw=False))
+  )
+  fit_kwargs = {'epochs': training.epochs}
+  if training.epoch_size:
+    train = train.repeat()
+    fit_kwargs['steps_per_epoch'] = max(1, training.epoch_size // training.mbsz)
+  rank_samples = {}
+  for name, files, shuffle in (
+    ('training', fn_args.train_files, True),
+    ('validation', fn_args.eval_files, False),
+  ):
+    raw = batches(files, EVAL_BATCH_SIZE, shuffle).map(
+      lambda b: (model_inputs(b, spec), labels(b, spec, raw=True))
+    )
+    rank_samples[name] = epoch_evaluation.materialize(raw, training.eval_size)
+  return TrainingData(
+    train.prefetch(tf.data.AUTOTUNE),
+    validation.prefetch(tf.data.AUTOTUNE),
+    fit_kwargs,
+    rank_samples,
+    spec,
+  )

@@ -1,0 +1,81 @@
+"""Every output layer x loss trains a few steps on simulated data, no NaN."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import features
+from components import losses
+from components import model as model_lib
+from components import model_options
+from components import sweep
+from schema import experiment as experiment_lib
+import simulation
+
+
+@pytest.fixture(scope='module')
+def simulated():
+  result = simulation.simulate(
+    simulation.SimulationConfig(
+      num_families=150, mutants_per_family=3, depth=5000, seed=3
+    )
+  )
+  signs = experiment_lib.selection_signs(result.experiment)
+  counts = np.stack([result.counts[r] for r in signs.reads], axis=1)
+  observed = counts.sum(axis=1) > 0
+  sequences = [s for s, keep in zip(result.sequences, observed) if keep]
+  one_hot = features.one_hot_encode(
+    tf.constant(sequences), result.experiment.sequence_length
+  ).numpy()
+  parents = experiment_lib.parent_counts(result.experiment)
+  library = np.stack(
+    [
+      result.counts.get(parents[r], np.zeros(len(observed)))
+      for r in signs.reads
+    ],
+    axis=1,
+  )[observed]
+  return result.experiment, signs, one_hot, counts[observed], library
+
+
+def _normalise(counts, norm):
+  counts = counts.astype(np.float32)
+  if norm == 'STANDARDIZE':
+    logs = np.log1p(counts)
+    return (logs - logs.mean(0)) / logs.std(0)
+  if norm == 'BINARIZE':
+    return (counts >= 1).astype(np.float32)
+  return counts  # SKIP
+
+
+@pytest.mark.parametrize('output_layer', sweep.OUTPUT_LAYERS)
+@pytest.mark.parametrize('loss_name', sweep.LOSSES)
+def test_combination_trains_without_nan(simulated, output_layer, loss_name):
+  experiment, signs, one_hot, counts, parent_counts = simulated
+  options = model_options.ModelOptions(
+    output_layer=output_layer,
+    loss_name=loss_name,
+    loss_norm=sweep.DEFAULT_LOSS_NORM[loss_name],
+    affinity_target_map={'target': [r for r in signs.reads if 'positive' in r]},
+  )
+  keras.utils.set_random_seed(0)
+  hp = model_lib.HParams(num_conv_layers=1, num_fc_layers=1, conv_widths=[4])
+  model = model_lib.build_model(hp, experiment, options, signs)
+  train_model = keras.Model(model.input, model.output['counts'])
+  train_model.compile(
+    optimizer=keras.optimizers.Adam(1e-3), loss=losses.LOSSES[loss_name]
+  )
+  inputs = {features.ONE_HOT_FEATURE: one_hot}
+  if model_lib.PARENT_INPUT in model.input:
+    inputs[model_lib.PARENT_INPUT] = _normalise(parent_counts, 'STANDARDIZE')
+    inputs[model_lib.PARENT_INPUT] = np.nan_to_num(
+      inputs[model_lib.PARENT_INPUT]
+    )
+  targets = _normalise(counts, options.loss_norm)
+  history = train_model.fit(
+    inputs, targets, batch_size=64, epochs=2, steps_per_epoch=5, verbose=0
+  )
+  assert np.isfinite(history.history['loss']).all(), history.history
+  predictions = train_model.predict(inputs, verbose=0)
+  assert np.isfinite(predictions).all()
