@@ -38,6 +38,7 @@ def build(
   pinned: Dict[str, Any] = None,
   max_strides: int = 1,
   max_rates: int = 1,
+  meta: Dict[str, Any] = None,
 ) -> keras_tuner.HyperParameters:
   """The search space of one meta-parameter combination.
 
@@ -47,6 +48,8 @@ def build(
     pinned: `HParams` field -> fixed value (lists for per-layer fields).
     max_strides: largest conv stride sampled.
     max_rates: largest conv dilation rate sampled.
+    meta: further fixed meta-parameters (output_layer, loss_name,
+      loss_norm), recorded so the winning trial carries them.
 
   Returns:
     KerasTuner hyper-parameters; pinned values are `Fixed`.
@@ -59,6 +62,8 @@ def build(
   hp = keras_tuner.HyperParameters()
   hp.Fixed('num_conv_layers', num_conv_layers)
   hp.Fixed('num_fc_layers', num_fc_layers)
+  for name, value in sorted((meta or {}).items()):
+    hp.Fixed(name, value)
 
   def scalar(name, sample):
     if name in pinned:

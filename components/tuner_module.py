@@ -9,6 +9,7 @@ computed each epoch by the same code as the Trainer's reports. Infeasible
 conv stacks fail their trial and the search goes on.
 """
 
+import dataclasses
 from typing import Any
 from typing import Dict
 
@@ -21,13 +22,19 @@ from components import model as model_lib
 from components import search_space
 from components import trainer_module
 from components import training_callbacks
-from schema import experiment as experiment_lib
 
-# custom_config keys, besides the Trainer's.
+# custom_config['tuner'] keys, besides the Trainer's custom_config.
+TUNER_KEY = 'tuner'
 NUM_TRIALS_KEY = 'num_trials'
 OBJECTIVE_KEY = 'tuner_loss'
 MAX_STRIDES_KEY = 'max_strides'
 MAX_RATES_KEY = 'max_rates'
+TUNER_DEFAULTS = {
+  NUM_TRIALS_KEY: 10,
+  OBJECTIVE_KEY: 'auc/true_top_1p',
+  MAX_STRIDES_KEY: 1,
+  MAX_RATES_KEY: 1,
+}
 
 OBJECTIVES = {
   'auc/true_top_1p': keras_tuner.Objective('val_auc/true_top_1p', 'max'),
@@ -38,29 +45,30 @@ OBJECTIVES = {
 class AptamerHyperModel(keras_tuner.HyperModel):
   """Builds and fits one candidate; the epoch evaluation feeds the objective."""
 
-  def __init__(self, sequence_length, signs, data):
+  def __init__(self, run: trainer_module.RunSetup, data):
     super().__init__(name='aptamer')
-    self._sequence_length = sequence_length
-    self._signs = signs
+    self._run = run
     self._data = data
 
   def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-    hparams = model_lib.HParams.from_dict(
-      search_space.to_hparams_dict(hp.values)
+    hparams, meta = trainer_module.split_tuner_values(hp.values)
+    run = dataclasses.replace(
+      self._run,
+      hparams=model_lib.HParams.from_dict(hparams),
+      options=self._run.options.with_meta(meta),
     )
-    reason = model_lib.infeasibility(hparams, self._sequence_length)
+    reason = model_lib.infeasibility(
+      run.hparams, run.experiment.sequence_length
+    )
     if reason:
       raise keras_tuner.errors.FailedTrialError(f'infeasible: {reason}')
-    model = model_lib.build_latent_affinity_model(
-      hparams, self._sequence_length, self._signs
-    )
-    return trainer_module.compile_for_training(model, hparams)
+    return trainer_module.build_and_compile(run)[1]
 
   def fit(self, hp, model, *args, callbacks=None, **kwargs):
     # The evaluation must log the objective before KerasTuner's own
     # callbacks read it at the end of each epoch, so it goes first.
     callbacks = [
-      training_callbacks.DivergenceGuard(),
+      trainer_module.divergence_guard(self._run),
       trainer_module.epoch_evaluation_callback(model, self._data),
     ] + list(callbacks or [])
     try:
@@ -76,46 +84,47 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
   Args:
     fn_args: TFX tuner arguments. Used fields: `train_files`, `eval_files`,
       `data_accessor`, `transform_graph_path`, `working_dir` and
-      `custom_config` (the Trainer's keys plus `num_trials`, `tuner_loss`,
-      `max_strides`, `max_rates`; `hparams` holds the meta-parameters and
-      any pinned hyper-parameters).
+      `custom_config` (the Trainer's keys plus `tuner`: `num_trials`,
+      `tuner_loss`, `max_strides`, `max_rates`). `hparams` holds the layer
+      counts and any pinned hyper-parameters; `model` holds the output
+      layer, loss and loss normaliser of this combination.
 
   Returns:
     The tuner and the `fit` arguments of every trial.
   """
   config: Dict[str, Any] = fn_args.custom_config
-  experiment = experiment_lib.parse_experiment(
-    config[trainer_module.EXPERIMENT_KEY], 'custom_config.experiment_pbtxt'
-  )
-  objective = config.get(OBJECTIVE_KEY, 'auc/true_top_1p')
+  tuning = {**TUNER_DEFAULTS, **(config.get(TUNER_KEY) or {})}
+  objective = tuning[OBJECTIVE_KEY]
   if objective not in OBJECTIVES:
     raise ValueError(
       f'tuner_loss must be one of {sorted(OBJECTIVES)}, got {objective!r}'
     )
   pinned = dict(config.get(trainer_module.HPARAMS_KEY) or {})
+  run = trainer_module.setup(config)
   hyperparameters = search_space.build(
     num_conv_layers=int(pinned.pop('num_conv_layers', 0)),
     num_fc_layers=int(pinned.pop('num_fc_layers', 1)),
     pinned=pinned,
-    max_strides=int(config.get(MAX_STRIDES_KEY, 1)),
-    max_rates=int(config.get(MAX_RATES_KEY, 1)),
+    max_strides=int(tuning[MAX_STRIDES_KEY]),
+    max_rates=int(tuning[MAX_RATES_KEY]),
+    meta={
+      'output_layer': run.options.output_layer,
+      'loss_name': run.options.loss_name,
+      'loss_norm': run.options.loss_norm,
+    },
   )
-  training = trainer_module.TrainingConfig.from_custom_config(config)
-  signs = experiment_lib.selection_signs(experiment)
   tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-  data = trainer_module.prepare_data(
-    fn_args, tft_output, list(signs.reads), training
-  )
-  num_trials = int(config.get(NUM_TRIALS_KEY, 10))
+  data = trainer_module.prepare_data(fn_args, tft_output, run)
+  num_trials = int(tuning[NUM_TRIALS_KEY])
   tuner = keras_tuner.RandomSearch(
-    AptamerHyperModel(experiment.sequence_length, signs.matrix, data),
+    AptamerHyperModel(run, data),
     objective=OBJECTIVES[objective],
     max_trials=num_trials,
     hyperparameters=hyperparameters,
     allow_new_entries=False,
     tune_new_entries=False,
-    seed=training.seed,
-    # Infeasible draws fail fast; do not stop a search because of them.
+    seed=run.training.seed,
+    # Infeasible or diverging draws fail; do not stop the search for them.
     max_consecutive_failed_trials=num_trials,
     directory=fn_args.working_dir,
     project_name='aptamer_search',

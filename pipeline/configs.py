@@ -69,3 +69,26 @@ BEAM_PIPELINE_ARGS_BY_RUNNER: Dict[str, List[str]] = {
     '--direct_num_workers=0',  # 0: one worker per core.
   ],
 }
+
+# Named configurations (`--preset`); flags given on the command line win.
+PRESETS: Dict[str, Dict] = {
+  # The manuscript's Counts model (MODEL_SPEC 2.8): 3 conv + 3 FC layers,
+  # LATENT_AFFINITY, SQUARED_ERROR on standardised counts, one-hot and k-mer
+  # inputs, positives defined at 1000 reads, best epoch every 5.
+  'counts': {
+    'num_conv_layers': 3,
+    'num_fc_layers': 3,
+    'output_layer': 'LATENT_AFFINITY',
+    'loss_name': 'SQUARED_ERROR',
+    'loss_norm': 'STANDARDIZE',
+    'input_features': 'SEQUENCE_ONE_HOT,SEQUENCE_KMER_COUNT',
+    'preprocess_mode': 'PREPROCESS_SKIP_ALL_ZERO_COUNTS',
+    'total_reads_defining_positive': 1000,
+    'epochs': 50,
+    'epoch_size': 200000,
+    'epoch_interval_to_save_best': 5,
+    'mbsz': 64,
+    'max_strides': 1,
+    'tuner_loss': 'auc/true_top_1p',
+  },
+}

@@ -11,15 +11,12 @@ Flags follow the original playbook (`--save_base`, `--run_name`, `--epochs`,
 Running the same command again reuses every unchanged component's result.
 """
 
-import dataclasses
 import glob
 import os
 import sys
-from typing import Dict
 from typing import List
 
 from absl import app
-from absl import flags
 from absl import logging
 from ml_metadata import metadata_store
 from tfx import v1 as tfx
@@ -27,6 +24,7 @@ from tfx import v1 as tfx
 from components import data_contract
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
+from pipeline import run_options
 from pipeline import truth_scoring
 from schema import experiment as experiment_lib
 
@@ -35,55 +33,7 @@ class InputError(ValueError):
   """The dataset or the run options are unusable."""
 
 
-@dataclasses.dataclass
-class RunOptions:
-  """Everything a local run needs; the flags map one to one onto it."""
-
-  save_base: str = os.path.join(configs.REPO_ROOT, 'output')
-  run_name: str = 'demo'
-  dataset: str = 'demo'
-  input_dir: str = ''
-  epochs: int = 10
-  epoch_size: int = 0
-  eval_size: int = 0
-  mbsz: int = 128
-  seed: int = 0
-  num_fc_layers: int = 1
-  num_conv_layers: int = 2
-  learn_rate: float = 0.001
-  optimizer: str = 'adam'
-  min_auc_true_top_1p: float = configs.DEFAULT_MIN_AUC_TRUE_TOP_1P
-  tuner_trials: int = 0
-  tuner_loss: str = 'auc/true_top_1p'
-  beam_mode: str = 'in_memory'
-  enable_cache: bool = True
-
-  @property
-  def run_dir(self) -> str:
-    return os.path.join(self.save_base, self.run_name)
-
-  @property
-  def pipeline_root(self) -> str:
-    return os.path.join(self.run_dir, 'pipeline')
-
-  @property
-  def metadata_path(self) -> str:
-    return os.path.join(self.run_dir, 'metadata.db')
-
-  @property
-  def serving_model_dir(self) -> str:
-    return os.path.join(self.run_dir, 'serving_model')
-
-  def hparams(self) -> Dict:
-    """Network hyper-parameters; with a search, only the layer counts (the
-    meta-parameters), so the learning rate is searched, not pinned."""
-    meta = {
-      'num_fc_layers': self.num_fc_layers,
-      'num_conv_layers': self.num_conv_layers,
-    }
-    if self.tuner_trials:
-      return meta
-    return {**meta, 'learn_rate': self.learn_rate, 'optimizer': self.optimizer}
+RunOptions = run_options.RunOptions
 
 
 def resolve_input_dir(options: RunOptions) -> str:
@@ -127,28 +77,23 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
     )
   input_dir = resolve_input_dir(options)
   experiment_pbtxt = load_dataset_experiment(input_dir)
+  try:
+    kwargs = run_options.pipeline_kwargs(options)
+  except ValueError as e:
+    raise InputError(str(e)) from e
   return pipeline_lib.create_pipeline(
     pipeline_name=configs.PIPELINE_NAME,
     pipeline_root=options.pipeline_root,
     data_root=input_dir,
     experiment_pbtxt=experiment_pbtxt,
     serving_model_dir=options.serving_model_dir,
-    hparams=options.hparams(),
-    epochs=options.epochs,
-    epoch_size=options.epoch_size,
-    eval_size=options.eval_size,
-    mbsz=options.mbsz,
-    seed=options.seed,
-    min_auc_true_top_1p=options.min_auc_true_top_1p,
-    tuner_trials=options.tuner_trials,
-    tuner_loss=options.tuner_loss,
     beam_pipeline_args=configs.BEAM_PIPELINE_ARGS_BY_RUNNER[options.beam_mode],
     metadata_connection_config=(
       tfx.orchestration.metadata.sqlite_metadata_connection_config(
         options.metadata_path
       )
     ),
-    enable_cache=options.enable_cache,
+    **kwargs,
   )
 
 
@@ -192,6 +137,7 @@ def latest_blessing(options: RunOptions) -> bool | None:
 
 def run(options: RunOptions) -> None:
   """Runs the pipeline, then reports where its outputs are."""
+  options = options.with_vars()
   pipeline = build_pipeline(options)
   print(
     f'Running pipeline {pipeline.pipeline_info.pipeline_name!r} into '
@@ -220,64 +166,15 @@ def report(options: RunOptions) -> None:
 
 
 _FLAGS = {}
-_SIZE_FLAGS = ('epoch_size', 'eval_size')
-
-
-def _define_flags():
-  defaults = RunOptions()
-  helps = {
-    'save_base': 'Base directory of all runs.',
-    'run_name': 'Unique run name; outputs go to <save_base>/<run_name>.',
-    'dataset': f'Registered dataset: {sorted(configs.DATASETS)}.',
-    'input_dir': 'Dataset directory (experiment.pbtxt + TFRecords); '
-    'overrides --dataset.',
-    'epochs': 'Training epochs (no early stopping).',
-    'epoch_size': 'Examples per epoch; 0 = the whole training split.',
-    'eval_size': 'Validation examples evaluated per epoch; 0 = all.',
-    'mbsz': 'Minibatch size.',
-    'seed': 'Random seed of the training run.',
-    'num_fc_layers': 'Hidden fully connected layers.',
-    'num_conv_layers': 'Convolutional layers.',
-    'learn_rate': 'Learning rate (the original defaulted to 0.005 with '
-    'momentum).',
-    'optimizer': "'adam' or 'momentum' (SGD, momentum 0.9: the original's "
-    'default, slower to converge on the demo).',
-    'min_auc_true_top_1p': 'Blessing threshold: mean over read outputs of '
-    'auc/true_top_1p on the held-out clusters (0.5 = chance).',
-    'tuner_trials': 'KerasTuner random-search trials before training over '
-    'the original ranges (layer counts fixed); 0 = no search.',
-    'tuner_loss': "Search objective: 'auc/true_top_1p' (validation mean, "
-    "maximised) or 'loss' (validation loss, minimised).",
-    'beam_mode': f'DirectRunner preset: '
-    f'{sorted(configs.BEAM_PIPELINE_ARGS_BY_RUNNER)}.',
-    'enable_cache': 'Reuse results of unchanged components.',
-  }
-  for field in dataclasses.fields(RunOptions):
-    default = getattr(defaults, field.name)
-    if field.name in _SIZE_FLAGS:
-      # The playbook writes sizes as `--epoch_size=1e6`.
-      _FLAGS[field.name] = flags.DEFINE_float(
-        field.name, default, helps[field.name]
-      )
-      continue
-    define = {
-      bool: flags.DEFINE_bool,
-      int: flags.DEFINE_integer,
-      float: flags.DEFINE_float,
-      str: flags.DEFINE_string,
-    }[field.type]
-    _FLAGS[field.name] = define(field.name, default, helps[field.name])
 
 
 def main(argv):
   del argv
-  values = {name: flag.value for name, flag in _FLAGS.items()}
-  for name in _SIZE_FLAGS:
-    values[name] = int(values[name])
   try:
-    run(RunOptions(**values))
+    run(run_options.from_flags(_FLAGS))
   except (
     InputError,
+    ValueError,
     experiment_lib.ExperimentError,
     data_contract.DataContractError,
   ) as e:
@@ -287,6 +184,6 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  _define_flags()
+  _FLAGS.update(run_options.define_flags())
   logging.set_verbosity(logging.INFO)
   app.run(main)

@@ -4,6 +4,7 @@ import json
 from typing import Any
 from typing import Dict
 from typing import List
+from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
 import tensorflow_model_analysis as tfma
@@ -11,8 +12,13 @@ from tfx import v1 as tfx
 
 from components import data_contract
 from components import experiment_schema
+from components import model_options
+from components import replica_report
+from components import sweep as sweep_lib
+from components import sweep_selector
 from components import trainer_module
 from components import transform_module
+from components import tuner_executor
 from components import tuner_module
 from pipeline import configs
 from schema import experiment as experiment_lib
@@ -68,16 +74,16 @@ def create_pipeline(
   experiment_pbtxt: str,
   serving_model_dir: str,
   hparams: Dict[str, Any],
-  epochs: int,
-  epoch_size: int,
-  eval_size: int,
-  mbsz: int,
-  seed: int,
+  model: Dict[str, Any],
+  training: Dict[str, Any],
   min_auc_true_top_1p: float,
   beam_pipeline_args: List[str],
-  tuner_trials: int = 0,
-  tuner_loss: str = 'auc/true_top_1p',
-  metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
+  tuner: Optional[Dict[str, Any]] = None,
+  sweep: Optional[List[Dict[str, Any]]] = None,
+  num_replicas: int = 1,
+  metadata_connection_config: Optional[
+    metadata_store_pb2.ConnectionConfig
+  ] = None,
   enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
   """Builds the aptamer-tfx pipeline.
@@ -89,25 +95,31 @@ def create_pipeline(
     experiment_pbtxt: the experiment in protobuf text format (its content,
       so a changed experiment invalidates the cache).
     serving_model_dir: where the Pusher copies a blessed model.
-    hparams: hyper- and meta-parameters for `components.model.HParams`.
-    epochs: training epochs.
-    epoch_size: examples per epoch, 0 for the whole training split.
-    eval_size: validation examples evaluated per epoch, 0 for all.
-    mbsz: minibatch size.
-    seed: random seed of the training run.
-    min_auc_true_top_1p: blessing threshold on the mean over read outputs
-      of `auc/true_top_1p` on the held-out clusters.
+    hparams: `components.model.HParams` fields: the network. With a search,
+      the layer counts and any pinned hyper-parameter.
+    model: `components.model_options.ModelOptions` fields (output layer,
+      loss, normalisers, inputs, additional outputs, preprocessing).
+    training: `components.trainer_module.TrainingConfig` fields (epochs,
+      epoch_size, eval_size, mbsz, seed, epoch_interval_to_save_best).
+    min_auc_true_top_1p: blessing threshold on the mean over outputs of
+      `auc/true_top_1p` on the held-out clusters.
     beam_pipeline_args: arguments for every Beam-based component.
-    tuner_trials: random-search trials before training; 0 trains `hparams`
-      directly. The search keeps the layer counts of `hparams` and pins any
-      other hyper-parameter set there.
-    tuner_loss: the search objective, 'auc/true_top_1p' (validation mean,
-      maximised) or 'loss' (validation loss, minimised).
+    tuner: random-search settings (`num_trials`, `tuner_loss`,
+      `max_strides`, `max_rates`); None trains `hparams` directly.
+    sweep: meta-parameter combinations (`components.sweep.MetaCombination`
+      fields), one Tuner each, in parallel on Kubeflow; a SweepSelector
+      picks the best configuration and reports every trial. Needs `tuner`.
+    num_replicas: Trainers of the chosen configuration with seeds
+      seed..seed+N-1; the first is evaluated and pushed, a ReplicaReport
+      summarises all.
     metadata_connection_config: MLMD connection (None: the orchestrator's).
     enable_cache: reuse results of unchanged components.
 
   Returns:
     The `tfx.dsl.Pipeline`.
+
+  Raises:
+    ValueError: inconsistent options (e.g. a sweep without tuner settings).
   """
   experiment = experiment_lib.parse_experiment(
     experiment_pbtxt, 'experiment_pbtxt'
@@ -164,6 +176,26 @@ def create_pipeline(
     experiment_pbtxt=experiment_pbtxt,
   )
 
+  options = model_options.ModelOptions.from_dict(model)
+  unmapped = sorted(
+    {r for reads in options.affinity_target_map.values() for r in reads}
+    - set(targets)
+  )
+  if unmapped:
+    raise ValueError(
+      f'affinity_target_map names reads that are not training targets of '
+      f'the experiment: {unmapped}; targets are {targets}'
+    )
+  combinations = [sweep_lib.MetaCombination(**c) for c in (sweep or [])]
+  if combinations and not tuner:
+    raise ValueError('a sweep needs tuner settings (num_trials > 0)')
+  if num_replicas < 1:
+    raise ValueError(f'num_replicas must be >= 1, got {num_replicas}')
+  parents = experiment_lib.parent_counts(experiment)
+  target_norms = sorted(
+    {options.loss_norm} | {c.loss_norm for c in combinations}
+  )
+
   # Encodes sequences and normalises counts with training-split statistics.
   transform = tfx.components.Transform(
     examples=example_gen.outputs['examples'],
@@ -172,47 +204,98 @@ def create_pipeline(
     custom_config={
       transform_module.SEQUENCE_LENGTH_KEY: int(experiment.sequence_length),
       transform_module.TARGET_NAMES_KEY: targets,
+      transform_module.PARENT_NAMES_KEY: {t: parents[t] for t in targets},
+      transform_module.TARGET_NORMS_KEY: target_norms,
+      **{
+        key: options.as_dict()[key]
+        for key in (
+          'input_features',
+          'kmer_k_max',
+          'dependency_norm',
+          'standardize_log_transform',
+          'binarize_threshold',
+          'additional_outputs',
+        )
+      },
     },
   )
 
-  training_config = {
+  run_config = {
     trainer_module.EXPERIMENT_KEY: experiment_pbtxt,
     trainer_module.HPARAMS_KEY: dict(hparams),
-    trainer_module.EPOCHS_KEY: epochs,
-    trainer_module.EPOCH_SIZE_KEY: epoch_size,
-    trainer_module.EVAL_SIZE_KEY: eval_size,
-    trainer_module.BATCH_SIZE_KEY: mbsz,
-    trainer_module.SEED_KEY: seed,
+    trainer_module.MODEL_KEY: options.as_dict(),
+    trainer_module.TRAINING_KEY: dict(training),
   }
-
-  # Optionally searches hyper-parameters at random (KerasTuner).
-  tuner = None
-  if tuner_trials:
-    tuner = tfx.components.Tuner(
-      tuner_fn=configs.TUNER_FN,
-      examples=transform.outputs['transformed_examples'],
-      transform_graph=transform.outputs['transform_graph'],
-      schema=contract_check.outputs['validated_schema'],
-      train_args=tfx.proto.TrainArgs(num_steps=0),
-      eval_args=tfx.proto.EvalArgs(num_steps=0),
-      custom_config={
-        **training_config,
-        tuner_module.NUM_TRIALS_KEY: tuner_trials,
-        tuner_module.OBJECTIVE_KEY: tuner_loss,
-      },
-    )
-
-  # Trains the affinity model.
-  trainer = tfx.components.Trainer(
-    run_fn=configs.RUN_FN,
+  tuned_inputs = dict(
     examples=transform.outputs['transformed_examples'],
     transform_graph=transform.outputs['transform_graph'],
     schema=contract_check.outputs['validated_schema'],
     train_args=tfx.proto.TrainArgs(num_steps=0),
     eval_args=tfx.proto.EvalArgs(num_steps=0),
-    hyperparameters=(tuner.outputs['best_hyperparameters'] if tuner else None),
-    custom_config=training_config,
   )
+
+  # Random search: one Tuner, or one per meta-parameter combination.
+  tuners = []
+  best_hyperparameters = None
+  for i, combination in enumerate(combinations or ([None] if tuner else [])):
+    config = run_config
+    if combination:
+      config = {
+        **run_config,
+        trainer_module.HPARAMS_KEY: {
+          **hparams,
+          'num_fc_layers': combination.num_fc_layers,
+          'num_conv_layers': combination.num_conv_layers,
+        },
+        trainer_module.MODEL_KEY: options.with_meta(
+          combination.as_dict()
+        ).as_dict(),
+      }
+    component = tuner_executor.AptamerTuner(
+      tuner_fn=configs.TUNER_FN,
+      custom_config={**config, tuner_module.TUNER_KEY: dict(tuner)},
+      **tuned_inputs,
+    )
+    component = component.with_id(f'Tuner_{i:02d}' if combination else 'Tuner')
+    tuners.append(component)
+  if combinations:
+    direction = tuner_module.OBJECTIVES[
+      tuner.get(tuner_module.OBJECTIVE_KEY, 'auc/true_top_1p')
+    ].direction
+    selector = sweep_selector.make_sweep_selector(
+      [t.outputs['best_hyperparameters'] for t in tuners],
+      [t.outputs['tuner_results'] for t in tuners],
+      [c.as_dict() for c in combinations],
+      direction,
+    )
+    tuners.append(selector)
+    best_hyperparameters = selector.outputs['best_hyperparameters']
+  elif tuners:
+    best_hyperparameters = tuners[0].outputs['best_hyperparameters']
+
+  # Trains the chosen configuration, once per replica (seed + k).
+  trainers = []
+  for k in range(num_replicas):
+    replica = tfx.components.Trainer(
+      run_fn=configs.RUN_FN,
+      hyperparameters=best_hyperparameters,
+      custom_config={
+        **run_config,
+        trainer_module.TRAINING_KEY: {
+          **training,
+          'seed': int(training.get('seed', 0)) + k,
+        },
+      },
+      **tuned_inputs,
+    )
+    trainers.append(replica if k == 0 else replica.with_id(f'Trainer_{k:02d}'))
+  trainer = trainers[0]
+  if num_replicas > 1:
+    trainers.append(
+      replica_report.make_replica_report(
+        [t.outputs['model_run'] for t in trainers]
+      )
+    )
 
   # The latest blessed model is the baseline for the change thresholds.
   model_resolver = tfx.dsl.Resolver(
@@ -228,7 +311,9 @@ def create_pipeline(
     examples=example_gen.outputs['examples'],
     model=trainer.outputs['model'],
     baseline_model=model_resolver.outputs['model'],
-    eval_config=make_eval_config(targets, min_auc_true_top_1p),
+    eval_config=make_eval_config(
+      targets + list(options.additional_outputs), min_auc_true_top_1p
+    ),
   )
 
   components = [
@@ -238,8 +323,8 @@ def create_pipeline(
     example_validator,
     contract_check,
     transform,
-    *([tuner] if tuner else []),
-    trainer,
+    *tuners,
+    *trainers,
     model_resolver,
     evaluator,
   ]

@@ -1,0 +1,348 @@
+"""Run options shared by the local and Kubeflow runners, and their flags.
+
+Each `RunOptions` field is one command-line flag (the playbook's names where
+it had one). Precedence, lowest first: field defaults, a named `--preset`,
+flags given on the command line, then `--vars` (the playbook's cluster
+string). `pipeline_kwargs` turns options into `create_pipeline` arguments.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any
+from typing import Dict
+from typing import List
+
+from absl import flags
+
+from components import model_options
+from components import sweep
+from pipeline import configs
+from pipeline import playbook_vars
+
+
+def _opt(default, help_text):
+  return dataclasses.field(default=default, metadata={'help': help_text})
+
+
+@dataclasses.dataclass
+class RunOptions:
+  """Everything a run needs; the flags map one to one onto it."""
+
+  save_base: str = _opt(
+    os.path.join(configs.REPO_ROOT, 'output'), 'Base directory of all runs.'
+  )
+  run_name: str = _opt(
+    'demo', 'Unique run name; outputs go to <save_base>/<run_name>.'
+  )
+  dataset: str = _opt(
+    'demo', f'Registered dataset: {sorted(configs.DATASETS)}.'
+  )
+  input_dir: str = _opt(
+    '', 'Dataset directory (experiment.pbtxt + TFRecords); overrides --dataset.'
+  )
+  affinity_target_map: str = _opt(
+    '',
+    'Molecule -> read names for FULLY_OBSERVED affinities: a registered '
+    'dataset name or JSON like {"target": ["read_a", "read_b"]}; default: '
+    "the --dataset's map (none with --input_dir).",
+  )
+  preset: str = _opt(
+    '', f'Named configuration: {sorted(configs.PRESETS)}; flags override it.'
+  )
+  vars: str = _opt(
+    '',
+    "The playbook's --vars string (run_group, output_layer, loss_name, "
+    'num_fc_layers, num_conv_layers, num_replicas, autotune, hpconfig, ...).',
+  )
+  # Training length (the playbook's).
+  epochs: int = _opt(10, 'Training epochs (no early stopping).')
+  epoch_size: int = _opt(
+    0, 'Examples per epoch (1e6 accepted); 0 = the whole training split.'
+  )
+  eval_size: int = _opt(0, 'Examples evaluated per epoch report; 0 = all.')
+  mbsz: int = _opt(128, 'Minibatch size.')
+  seed: int = _opt(0, 'Random seed of the (first) training run.')
+  epoch_interval_to_save_best: int = _opt(
+    5, 'Compare validation loss every N epochs; the best is exported.'
+  )
+  # Network.
+  num_fc_layers: int = _opt(1, 'Hidden fully connected layers.')
+  num_conv_layers: int = _opt(2, 'Convolutional layers.')
+  learn_rate: float = _opt(
+    0.001, 'Learning rate (the original: 0.005 with momentum).'
+  )
+  optimizer: str = _opt(
+    'adam',
+    "'adam' or 'momentum' (SGD, momentum 0.9: the original's default, "
+    'slower to converge on the demo).',
+  )
+  hpconfig: str = _opt(
+    '',
+    "Fixed hyper-parameters, e.g. nonlinearity='tanh',dropouts=[0.1,0.2]; "
+    'pinned during a search.',
+  )
+  # Model choices (MODEL_SPEC 2.3).
+  output_layer: str = _opt('LATENT_AFFINITY', f'One of {sweep.OUTPUT_LAYERS}.')
+  loss_name: str = _opt('SQUARED_ERROR', f'One of {sweep.LOSSES}.')
+  loss_norm: str = _opt(
+    'STANDARDIZE',
+    'Target normaliser: STANDARDIZE, BINARIZE, TOTAL_COUNTS, SKIP.',
+  )
+  dependency_norm: str = _opt(
+    'STANDARDIZE', 'Normaliser of parent-round counts (dependency layers).'
+  )
+  standardize_log_transform: bool = _opt(
+    True, 'STANDARDIZE log(1 + x) rather than x.'
+  )
+  binarize_threshold: float = _opt(1.0, 'BINARIZE threshold.')
+  input_features: str = _opt(
+    'SEQUENCE_ONE_HOT', 'Comma list: SEQUENCE_ONE_HOT, SEQUENCE_KMER_COUNT.'
+  )
+  kmer_k_max: int = _opt(4, 'Longest k-mer of SEQUENCE_KMER_COUNT.')
+  additional_output: str = _opt(
+    '', 'Comma list of float features predicted as auxiliary targets.'
+  )
+  preprocess_mode: str = _opt(
+    'PREPROCESS_SKIP_ALL_ZERO_COUNTS',
+    f'One of {model_options.PREPROCESS_MODES}.',
+  )
+  total_reads_defining_positive: int = _opt(
+    0, 'Reads (all targets) making an example positive, for upsampling.'
+  )
+  min_fraction_positive: float = _opt(
+    0.1, 'Upsample positives to at least this fraction.'
+  )
+  ratio_random_dna: float = _opt(
+    1.0, 'Random sequences per real one (PREPROCESS_INJECT_RANDOM_SEQUENCES).'
+  )
+  # Search and replicas.
+  tuner_trials: int = _opt(
+    0, 'Random-search trials (per combination); 0 = no search.'
+  )
+  tuner_loss: str = _opt(
+    'auc/true_top_1p',
+    "Search objective: 'auc/true_top_1p' (maximised) or 'loss' (minimised).",
+  )
+  max_strides: int = _opt(1, 'Largest conv stride searched.')
+  max_rates: int = _opt(1, 'Largest conv dilation rate searched.')
+  autotune: bool = _opt(
+    False, 'Sweep the meta-parameter grid, one search per combination.'
+  )
+  sweep_num_fc_layers: str = _opt('0,1,2,3', 'Sweep grid: FC layer counts.')
+  sweep_num_conv_layers: str = _opt('0', 'Sweep grid: conv layer counts.')
+  sweep_output_layers: str = _opt(
+    ','.join(sweep.OUTPUT_LAYERS), 'Sweep grid: output layers.'
+  )
+  sweep_loss_names: str = _opt(
+    ','.join(sweep.DEFAULT_LOSSES), 'Sweep grid: losses (each with its norm).'
+  )
+  num_replicas: int = _opt(
+    1, 'Trainers of the chosen configuration with seeds seed..seed+N-1.'
+  )
+  # Validation and execution.
+  min_auc_true_top_1p: float = _opt(
+    configs.DEFAULT_MIN_AUC_TRUE_TOP_1P,
+    'Blessing threshold: mean over outputs of auc/true_top_1p on the '
+    'held-out clusters (0.5 = chance).',
+  )
+  beam_mode: str = _opt(
+    'in_memory',
+    f'DirectRunner preset: {sorted(configs.BEAM_PIPELINE_ARGS_BY_RUNNER)}.',
+  )
+  enable_cache: bool = _opt(True, 'Reuse results of unchanged components.')
+
+  @property
+  def run_dir(self) -> str:
+    return os.path.join(self.save_base, self.run_name)
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.run_dir, 'pipeline')
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.run_dir, 'metadata.db')
+
+  @property
+  def serving_model_dir(self) -> str:
+    return os.path.join(self.run_dir, 'serving_model')
+
+  def with_vars(self) -> 'RunOptions':
+    """These options with `vars` applied (autotune pins what --vars names)."""
+    if not self.vars:
+      return self
+    values = playbook_vars.parse_vars(self.vars)
+    updated = dataclasses.replace(self, **values, vars='')
+    if updated.autotune:
+      # With a sweep, meta-parameters named in --vars are pinned and the
+      # playbook's num_replicas is the number of random trials each.
+      pins = {
+        'output_layer': 'sweep_output_layers',
+        'loss_name': 'sweep_loss_names',
+        'num_fc_layers': 'sweep_num_fc_layers',
+        'num_conv_layers': 'sweep_num_conv_layers',
+      }
+      changes = {pins[k]: str(values[k]) for k in pins if k in values}
+      if 'num_replicas' in values:
+        changes.update(tuner_trials=values['num_replicas'], num_replicas=1)
+      elif not updated.tuner_trials:
+        changes['tuner_trials'] = 10
+      updated = dataclasses.replace(updated, **changes)
+    return updated
+
+
+def _csv(text: str) -> List[str]:
+  return [p.strip() for p in text.split(',') if p.strip()]
+
+
+def hparams(options: RunOptions) -> Dict[str, Any]:
+  """Network hyper-parameters; a search pins only hpconfig and layer counts."""
+  pinned = playbook_vars.parse_hpconfig(options.hpconfig)
+  meta = {
+    'num_fc_layers': options.num_fc_layers,
+    'num_conv_layers': options.num_conv_layers,
+  }
+  if options.tuner_trials:
+    return {**meta, **pinned}
+  return {
+    **meta,
+    'learn_rate': options.learn_rate,
+    'optimizer': options.optimizer,
+    **pinned,
+  }
+
+
+def affinity_target_map(options: RunOptions) -> Dict[str, List[str]]:
+  """The affinity-target map the options name (see the flag's help)."""
+  text = options.affinity_target_map
+  if not text:
+    if options.input_dir or options.dataset not in configs.DATASETS:
+      return {}
+    return dict(configs.DATASETS[options.dataset].affinity_target_map)
+  if text in configs.DATASETS:
+    return dict(configs.DATASETS[text].affinity_target_map)
+  try:
+    value = json.loads(text)
+  except json.JSONDecodeError:
+    raise ValueError(
+      f'--affinity_target_map={text!r} is neither a registered dataset '
+      f'({sorted(configs.DATASETS)}) nor JSON'
+    ) from None
+  if not isinstance(value, dict) or not all(
+    isinstance(v, list) for v in value.values()
+  ):
+    raise ValueError('--affinity_target_map JSON must map names to lists')
+  return value
+
+
+def model(options: RunOptions) -> Dict:
+  """ModelOptions fields (validated) for `create_pipeline`."""
+  return model_options.ModelOptions(
+    output_layer=options.output_layer,
+    loss_name=options.loss_name,
+    loss_norm=options.loss_norm,
+    dependency_norm=options.dependency_norm,
+    standardize_log_transform=options.standardize_log_transform,
+    binarize_threshold=options.binarize_threshold,
+    input_features=tuple(_csv(options.input_features)),
+    kmer_k_max=options.kmer_k_max,
+    additional_outputs=tuple(_csv(options.additional_output)),
+    affinity_target_map=affinity_target_map(options),
+    preprocess_mode=options.preprocess_mode,
+    total_reads_defining_positive=options.total_reads_defining_positive,
+    min_fraction_positive=options.min_fraction_positive,
+    ratio_random_dna=options.ratio_random_dna,
+  ).as_dict()
+
+
+def training(options: RunOptions) -> Dict[str, int]:
+  return {
+    'epochs': options.epochs,
+    'epoch_size': options.epoch_size,
+    'eval_size': options.eval_size,
+    'mbsz': options.mbsz,
+    'seed': options.seed,
+    'epoch_interval_to_save_best': options.epoch_interval_to_save_best,
+  }
+
+
+def sweep_grid(options: RunOptions) -> List[Dict[str, Any]]:
+  """The meta-parameter combinations of an autotune run ([] otherwise)."""
+  if not options.autotune:
+    return []
+  ints = lambda text: [int(v) for v in _csv(text)]  # noqa: E731
+  return [
+    c.as_dict()
+    for c in sweep.grid(
+      num_fc_layers=ints(options.sweep_num_fc_layers),
+      num_conv_layers=ints(options.sweep_num_conv_layers),
+      output_layers=_csv(options.sweep_output_layers),
+      loss_names=_csv(options.sweep_loss_names),
+    )
+  ]
+
+
+def pipeline_kwargs(options: RunOptions) -> Dict[str, Any]:
+  """`create_pipeline` arguments that come from the options."""
+  grid = sweep_grid(options)
+  tuner = None
+  if options.tuner_trials or grid:
+    tuner = {
+      'num_trials': options.tuner_trials or 10,
+      'tuner_loss': options.tuner_loss,
+      'max_strides': options.max_strides,
+      'max_rates': options.max_rates,
+    }
+  return {
+    'hparams': hparams(options),
+    'model': model(options),
+    'training': training(options),
+    'min_auc_true_top_1p': options.min_auc_true_top_1p,
+    'tuner': tuner,
+    'sweep': grid or None,
+    'num_replicas': options.num_replicas,
+    'enable_cache': options.enable_cache,
+  }
+
+
+# Sizes the playbook writes in scientific notation (`--epoch_size=1e6`).
+_SIZE_FIELDS = ('epoch_size', 'eval_size')
+
+
+def define_flags(skip=()) -> Dict[str, flags.FlagHolder]:
+  """One absl flag per RunOptions field (except `skip`)."""
+  holders = {}
+  for field in dataclasses.fields(RunOptions):
+    if field.name in skip:
+      continue
+    default = field.default
+    help_text = field.metadata['help']
+    if field.name in _SIZE_FIELDS:
+      holders[field.name] = flags.DEFINE_float(field.name, default, help_text)
+      continue
+    define = {
+      bool: flags.DEFINE_bool,
+      int: flags.DEFINE_integer,
+      float: flags.DEFINE_float,
+      str: flags.DEFINE_string,
+    }[field.type]
+    holders[field.name] = define(field.name, default, help_text)
+  return holders
+
+
+def from_flags(holders: Dict[str, flags.FlagHolder]) -> RunOptions:
+  """RunOptions from parsed flags: preset, then explicit flags, then vars."""
+  preset_name = holders['preset'].value if 'preset' in holders else ''
+  if preset_name and preset_name not in configs.PRESETS:
+    raise ValueError(
+      f'--preset={preset_name!r} is unknown; known: {sorted(configs.PRESETS)}'
+    )
+  values = dict(configs.PRESETS.get(preset_name, {}))
+  for name, holder in holders.items():
+    if holder.present or name not in values:
+      values[name] = holder.value
+  for name in _SIZE_FIELDS:
+    if name in values:
+      values[name] = int(values[name])
+  return RunOptions(**values).with_vars()

@@ -1,0 +1,79 @@
+"""A small sweep: 2 meta-parameter combinations x 2 trials, then replicas."""
+
+import csv
+import json
+import os
+
+import handmade_data
+import pytest
+
+from components import replica_report
+from components import sweep_selector
+from pipeline import local_runner
+
+
+def _only_dir(*parts):
+  [name] = os.listdir(os.path.join(*parts))
+  return os.path.join(*parts, name)
+
+
+@pytest.mark.e2e
+def test_sweep_selects_the_best_trial_and_reports_every_trial(tmp_path):
+  data = handmade_data.write_dataset(str(tmp_path / 'data'))
+  options = local_runner.RunOptions(
+    save_base=str(tmp_path / 'runs'),
+    input_dir=data,
+    epochs=1,
+    tuner_loss='loss',
+    min_auc_true_top_1p=0.0,
+    # The playbook's string pins 0 FC and 0 conv layers; two output layers
+    # are swept, 2 random trials each, then 2 replicas of the winner.
+    vars='run_group=sweep,num_fc_layers=0,num_conv_layers=0,autotune=true',
+    tuner_trials=2,
+    num_replicas=2,
+    sweep_output_layers='LATENT_AFFINITY,LATENT_WITH_DEPS',
+    sweep_loss_names='SQUARED_ERROR',
+  )
+  local_runner.run(options)
+  root = os.path.join(str(tmp_path / 'runs'), 'sweep', 'pipeline')
+  assert {'Tuner_00', 'Tuner_01', 'SweepSelector'} <= set(os.listdir(root))
+
+  report = _only_dir(root, 'SweepSelector', 'sweep_report')
+  with open(os.path.join(report, sweep_selector.REPORT_CSV)) as f:
+    rows = list(csv.DictReader(f))
+  assert len(rows) == 4  # 2 combinations x 2 trials, every one reported.
+  assert {r['output_layer'] for r in rows} == {
+    'LATENT_AFFINITY',
+    'LATENT_WITH_DEPS',
+  }
+  completed = [r for r in rows if r['status'] == 'COMPLETED']
+  assert completed
+  best = min(completed, key=lambda r: float(r['objective']))
+  assert rows[0] == best  # Sorted best first (loss: lower is better).
+  with open(os.path.join(report, sweep_selector.REPORT_MD)) as f:
+    assert 'Best trial per combination' in f.read()
+
+  chosen = _only_dir(root, 'SweepSelector', 'best_hyperparameters')
+  with open(os.path.join(chosen, 'best_hyperparameters.txt')) as f:
+    values = json.load(f)['values']
+  assert values['output_layer'] == best['output_layer']
+  assert (
+    values['learn_rate'] == json.loads(best['hyperparameters'])['learn_rate']
+  )
+
+  # Both replicas trained the chosen configuration, with different seeds.
+  trained = []
+  for trainer in ('Trainer', 'Trainer_01'):
+    run_dir = _only_dir(root, trainer, 'model_run')
+    with open(os.path.join(run_dir, 'hparams.json')) as f:
+      trained.append(json.load(f))
+  for hparams in trained:
+    assert hparams['output_layer'] == best['output_layer']
+    assert hparams['learn_rate'] == values['learn_rate']
+  replicas = _only_dir(root, 'ReplicaReport', 'replica_report')
+  with open(os.path.join(replicas, replica_report.REPLICAS_CSV)) as f:
+    assert [r['replica'] for r in csv.DictReader(f)] == ['0', '1']
+  with open(os.path.join(replicas, replica_report.REPORT_CSV)) as f:
+    summary = {r['metric']: r for r in csv.DictReader(f)}
+  assert summary['auc/true_top_1p']['replicas'] in ('0', '1', '2')
+  assert set(summary['count']) >= {'mean', 'std', 'min', 'max'}
