@@ -56,9 +56,12 @@ class FullyObserved(keras.layers.Layer):
 
   def __init__(self, affinity_matrix, num_additional_outputs=0, **kwargs):
     super().__init__(**kwargs)
-    self.affinity_matrix = _float_matrix(affinity_matrix).reshape(
-      len(affinity_matrix), -1
-    )
+    self.affinity_matrix = _float_matrix(affinity_matrix)
+    if self.affinity_matrix.ndim != 2:
+      raise ValueError(
+        f'affinity_matrix must be [reads, molecules], got shape '
+        f'{self.affinity_matrix.shape}'
+      )
     self.num_additional_outputs = int(num_additional_outputs)
 
   @staticmethod
