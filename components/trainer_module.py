@@ -53,14 +53,21 @@ class TrainingConfig:
   mbsz: int = 128
   seed: int = 0
   epoch_interval_to_save_best: int = 5
+  # Keep the parsed training split in memory after the first epoch.
+  cache_training_data: bool = True
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'TrainingConfig':
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
+    known = {f.name: f.type for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(known)
     if unknown:
       raise ValueError(f'unknown training settings: {sorted(unknown)}')
-    return cls(**{k: int(v) for k, v in values.items()})
+    return cls(
+      **{
+        k: bool(v) if known[k] in (bool, 'bool') else int(v)
+        for k, v in values.items()
+      }
+    )
 
 
 @dataclasses.dataclass

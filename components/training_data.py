@@ -9,7 +9,8 @@ Training batches follow the original's preprocess modes:
     one are added as the negative signal, with zero counts. Random bases are
     drawn from all four (the original never drew C).
 and positives (target reads summed >= `total_reads_defining_positive`) are
-upsampled to at least `min_fraction_positive` when rarer.
+upsampled to at least `min_fraction_positive` when rarer (per preprocessing
+chunk of `PREPROCESS_CHUNK` examples).
 
 Each element is (inputs, labels): inputs a dict keyed by the model's input
 names, labels [batch, outputs] with outputs = target reads then additional
@@ -34,6 +35,9 @@ from components import model_options as options_lib
 
 PARENT_COUNTS_INPUT = model_lib.PARENT_INPUT
 EVAL_BATCH_SIZE = 1024
+# Examples per preprocessing read (the original used 65,536): filtering and
+# upsampling happen per chunk, before re-batching to the minibatch size.
+PREPROCESS_CHUNK = 8192
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,32 +106,31 @@ def read_batches(
   )
 
 
-def _is_positive(batch, spec, threshold):
-  total = tf.add_n([tf.cast(batch[t], tf.int64) for t in spec.targets])
-  return total >= threshold
+def upsample_positives(
+  chunk: Dict[str, tf.Tensor],
+  targets: List[str],
+  threshold: int,
+  fraction: float,
+  seed: int,
+) -> Dict[str, tf.Tensor]:
+  """Repeats the positives of one chunk so they make up `fraction` of it.
 
-
-def _upsample_positives(batches, spec, options, batch_size, seed):
-  """Mixes positives (with replacement) to reach min_fraction_positive."""
-  threshold = options.total_reads_defining_positive
-  examples = batches.unbatch()
-  positives = examples.filter(lambda e: _is_positive(e, spec, threshold))
-  negatives = examples.filter(
-    lambda e: tf.logical_not(_is_positive(e, spec, threshold))
-  )
-  num_pos = int(positives.reduce(0, lambda n, _: n + 1))
-  num_neg = int(negatives.reduce(0, lambda n, _: n + 1))
-  total = num_pos + num_neg
-  fraction = options.min_fraction_positive
-  if not total or num_pos == 0 or num_pos >= fraction * total:
-    return batches  # Nothing to resample (the original's condition).
-  mixed = tf.data.Dataset.sample_from_datasets(
-    [positives.repeat(), negatives],
-    weights=[fraction, 1 - fraction],
-    seed=seed,
-    stop_on_empty_dataset=True,
-  )
-  return mixed.batch(batch_size)
+  Positive: the target reads sum to at least `threshold`. As the original,
+  only when 0 < P < fraction * N, each positive is kept at rate
+  R = fraction * (N - P) / (P * (1 - fraction)): floor(R) copies plus one
+  more with probability R - floor(R); negatives are kept once.
+  """
+  total = tf.add_n([tf.cast(chunk[t], tf.int64) for t in targets])
+  positive = total >= threshold
+  n = tf.cast(tf.size(total), tf.float32)
+  p = tf.reduce_sum(tf.cast(positive, tf.float32))
+  rate = fraction * (n - p) / (tf.maximum(p, 1.0) * (1.0 - fraction))
+  draw = tf.random.uniform(tf.shape(total), seed=seed)
+  copies = tf.floor(rate) + tf.cast(draw < rate - tf.floor(rate), tf.float32)
+  resample = tf.logical_and(p > 0, p < fraction * n)
+  copies = tf.where(tf.logical_and(positive, resample), copies, 1.0)
+  index = tf.repeat(tf.range(tf.size(total)), tf.cast(copies, tf.int32))
+  return {k: tf.gather(v, index) for k, v in chunk.items()}
 
 
 def _random_sequence_batch(
@@ -168,7 +171,7 @@ def zero_count_features(
 
 
 def training_dataset(
-  batches: tf.data.Dataset,
+  chunks: tf.data.Dataset,
   spec: DataSpec,
   options: options_lib.ModelOptions,
   batch_size: int,
@@ -176,22 +179,37 @@ def training_dataset(
   zero: Dict[str, float],
   template: str,
 ) -> tf.data.Dataset:
-  """Training (inputs, normalised labels) after preprocessing."""
+  """Training (inputs, normalised labels) after preprocessing.
+
+  Filtering and upsampling work on large read chunks (like the original's
+  preprocessing reads) with whole-tensor ops, then the chunks are shuffled
+  and re-batched to the minibatch size; random sequences are injected per
+  minibatch.
+  """
   mode = options.preprocess_mode
-  if options.total_reads_defining_positive > 0:
-    batches = _upsample_positives(batches, spec, options, batch_size, seed)
-  if mode == 'PREPROCESS_SKIP_ALL_ZERO_COUNTS':
 
-    def keep_nonzero(batch):
+  def preprocess(chunk):
+    if mode == 'PREPROCESS_SKIP_ALL_ZERO_COUNTS':
       keep = tf.reduce_any(
-        tf.stack([batch[t] > 0 for t in spec.targets], axis=1), axis=1
+        tf.stack([chunk[t] > 0 for t in spec.targets], axis=1), axis=1
       )
-      return {k: tf.boolean_mask(v, keep) for k, v in batch.items()}
+      chunk = {k: tf.boolean_mask(v, keep) for k, v in chunk.items()}
+    if options.total_reads_defining_positive > 0:
+      chunk = upsample_positives(
+        chunk,
+        spec.targets,
+        options.total_reads_defining_positive,
+        options.min_fraction_positive,
+        seed,
+      )
+    order = tf.random.shuffle(tf.range(tf.shape(chunk['cluster'])[0]), seed)
+    return {k: tf.gather(v, order) for k, v in chunk.items()}
 
-    batches = batches.map(keep_nonzero)
+  batches = chunks.map(preprocess).rebatch(batch_size)
   if mode != 'PREPROCESS_INJECT_RANDOM_SEQUENCES':
     return batches.map(
-      lambda b: (model_inputs(b, spec), labels(b, spec, raw=False))
+      lambda b: (model_inputs(b, spec), labels(b, spec, raw=False)),
+      num_parallel_calls=tf.data.AUTOTUNE,
     )
 
   def inject(batch):
@@ -288,8 +306,13 @@ def prepare(
   zero = {}
   if options.preprocess_mode == 'PREPROCESS_INJECT_RANDOM_SEQUENCES':
     zero = zero_count_features(tft_output, spec, len(template))
+  chunks = batches(fn_args.train_files, PREPROCESS_CHUNK, True)
+  if training.cache_training_data:
+    # Parsing the transformed TFRecords costs more than a training step on
+    # small CPUs; parse once, then reshuffle the cached chunks every epoch.
+    chunks = chunks.cache().shuffle(1024, seed=training.seed)
   train = training_dataset(
-    batches(fn_args.train_files, training.mbsz, True),
+    chunks,
     spec,
     options,
     training.mbsz,
@@ -320,6 +343,10 @@ def prepare(
       lambda b: (model_inputs(b, spec), labels(b, spec, raw=True))
     )
     rank_samples[name] = epoch_evaluation.materialize(raw, training.eval_size)
+  # Input work must not crowd out the training step on small machines.
+  data_options = tf.data.Options()
+  data_options.threading.max_intra_op_parallelism = 1
+  train = train.with_options(data_options)
   return TrainingData(
     train.prefetch(tf.data.AUTOTUNE),
     validation.prefetch(tf.data.AUTOTUNE),

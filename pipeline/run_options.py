@@ -66,6 +66,11 @@ class RunOptions:
   epoch_interval_to_save_best: int = _opt(
     5, 'Compare validation loss every N epochs; the best is exported.'
   )
+  cache_training_data: bool = _opt(
+    True,
+    'Keep the parsed training split in memory after the first epoch '
+    '(turn off for splits larger than memory).',
+  )
   # Network.
   num_fc_layers: int = _opt(1, 'Hidden fully connected layers.')
   num_conv_layers: int = _opt(2, 'Convolutional layers.')
@@ -264,6 +269,7 @@ def training(options: RunOptions) -> Dict[str, int]:
     'mbsz': options.mbsz,
     'seed': options.seed,
     'epoch_interval_to_save_best': options.epoch_interval_to_save_best,
+    'cache_training_data': options.cache_training_data,
   }
 
 
