@@ -35,7 +35,7 @@ REPLICAS_CSV = 'replicas.csv'
 class ReplicaReport(types.Artifact):
   """Validation metrics of every replica and their spread."""
 
-  TYPE_NAME = 'AptamerReplicaReport'
+  TYPE_NAME = 'components.ReplicaReport'  # See components/__init__.py.
 
 
 def exported_validation_row(model_run_dir: str) -> Dict[str, Any]:

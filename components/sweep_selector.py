@@ -43,7 +43,7 @@ BEST_PER_COMBINATION_CSV = 'best_per_combination.csv'
 class SweepReport(types.Artifact):
   """Tables of every trial of a sweep (CSV and Markdown)."""
 
-  TYPE_NAME = 'AptamerSweepReport'
+  TYPE_NAME = 'components.SweepReport'  # See components/__init__.py.
 
 
 def _read_json(path, default):

@@ -57,19 +57,6 @@ DATASETS: Dict[str, Dataset] = {
   ),
 }
 
-# Beam runner presets. Every Beam-based component gets the pipeline-level
-# args, so this is the one place that decides how Beam runs.
-BEAM_PIPELINE_ARGS_BY_RUNNER: Dict[str, List[str]] = {
-  'in_memory': [
-    '--direct_running_mode=in_memory',
-    '--direct_num_workers=1',
-  ],
-  'multi_processing': [
-    '--direct_running_mode=multi_processing',
-    '--direct_num_workers=0',  # 0: one worker per core.
-  ],
-}
-
 # Named configurations (`--preset`); flags given on the command line win.
 PRESETS: Dict[str, Dict] = {
   # The manuscript's Counts model (MODEL_SPEC 2.8): 3 conv + 3 FC layers,

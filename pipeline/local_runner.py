@@ -22,57 +22,35 @@ from ml_metadata import metadata_store
 from tfx import v1 as tfx
 
 from components import data_contract
+from pipeline import beam_runners
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 from pipeline import run_options
 from pipeline import truth_scoring
 from schema import experiment as experiment_lib
 
-
-class InputError(ValueError):
-  """The dataset or the run options are unusable."""
-
-
+# The DirectRunner presets of pipeline/beam_runners.py.
+LOCAL_BEAM_MODES = ('in_memory', 'multi_processing')
+InputError = run_options.InputError
 RunOptions = run_options.RunOptions
+resolve_input_dir = run_options.resolve_input_dir
+load_dataset_experiment = run_options.load_experiment_text
 
 
-def resolve_input_dir(options: RunOptions) -> str:
-  """`--input_dir` if given, else the registered dataset's directory."""
-  if options.input_dir:
-    return options.input_dir
-  if options.dataset not in configs.DATASETS:
-    raise InputError(
-      f'--dataset={options.dataset!r} is not registered; known datasets: '
-      f'{sorted(configs.DATASETS)} (or pass --input_dir)'
+def local_beam_args(options: RunOptions):
+  """DirectRunner arguments for --beam_mode (and --beam_num_workers)."""
+  if options.beam_mode == 'multi_processing' and options.beam_num_workers:
+    return beam_runners.beam_pipeline_args(
+      'multi_processing', direct_num_workers=options.beam_num_workers
     )
-  return configs.DATASETS[options.dataset].input_dir
-
-
-def load_dataset_experiment(input_dir: str) -> str:
-  """Checks a dataset directory and returns its experiment text.
-
-  Raises:
-    InputError: the directory, its experiment or its examples are missing.
-    schema.experiment.ExperimentError: the experiment is invalid.
-  """
-  if not os.path.isdir(input_dir):
-    raise InputError(f'{input_dir}: dataset directory not found')
-  path = os.path.join(input_dir, experiment_lib.EXPERIMENT_FILENAME)
-  experiment_lib.load_experiment(path)  # Fails early, naming the file.
-  if not glob.glob(os.path.join(input_dir, configs.EXAMPLES_PATTERN)):
-    raise InputError(
-      f'{input_dir}: no TFRecord examples matching {configs.EXAMPLES_PATTERN!r}'
-    )
-  with open(path) as f:
-    return f.read()
+  return beam_runners.beam_pipeline_args(options.beam_mode)
 
 
 def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
   """The pipeline for these options (validates the dataset first)."""
-  if options.beam_mode not in configs.BEAM_PIPELINE_ARGS_BY_RUNNER:
+  if options.beam_mode not in LOCAL_BEAM_MODES:
     raise InputError(
-      f'--beam_mode must be one of '
-      f'{sorted(configs.BEAM_PIPELINE_ARGS_BY_RUNNER)}, got '
+      f'--beam_mode must be one of {LOCAL_BEAM_MODES}, got '
       f'{options.beam_mode!r}'
     )
   input_dir = resolve_input_dir(options)
@@ -87,7 +65,7 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
     data_root=input_dir,
     experiment_pbtxt=experiment_pbtxt,
     serving_model_dir=options.serving_model_dir,
-    beam_pipeline_args=configs.BEAM_PIPELINE_ARGS_BY_RUNNER[options.beam_mode],
+    beam_pipeline_args=local_beam_args(options),
     metadata_connection_config=(
       tfx.orchestration.metadata.sqlite_metadata_connection_config(
         options.metadata_path

@@ -14,11 +14,17 @@ from typing import Dict
 from typing import List
 
 from absl import flags
+import tensorflow as tf
 
 from components import model_options
 from components import sweep
 from pipeline import configs
 from pipeline import playbook_vars
+from schema import experiment as experiment_lib
+
+
+class InputError(ValueError):
+  """The dataset or the run options are unusable."""
 
 
 def _opt(default, help_text):
@@ -153,7 +159,10 @@ class RunOptions:
   )
   beam_mode: str = _opt(
     'in_memory',
-    f'DirectRunner preset: {sorted(configs.BEAM_PIPELINE_ARGS_BY_RUNNER)}.',
+    "DirectRunner preset: 'in_memory' or 'multi_processing' (workers).",
+  )
+  beam_num_workers: int = _opt(
+    0, 'Workers of --beam_mode=multi_processing (0: one per core).'
   )
   enable_cache: bool = _opt(True, 'Reuse results of unchanged components.')
 
@@ -352,3 +361,41 @@ def from_flags(holders: Dict[str, flags.FlagHolder]) -> RunOptions:
     if name in values:
       values[name] = int(values[name])
   return RunOptions(**values).with_vars()
+
+
+def join_uri(root: str, *parts: str) -> str:
+  """Joins URI or path parts with '/', for gs:// as for local paths."""
+  return '/'.join([root.rstrip('/'), *parts])
+
+
+def resolve_input_dir(options: RunOptions) -> str:
+  """`--input_dir` if given, else the registered dataset's directory."""
+  if options.input_dir:
+    return options.input_dir
+  if options.dataset not in configs.DATASETS:
+    raise InputError(
+      f'--dataset={options.dataset!r} is not registered; known datasets: '
+      f'{sorted(configs.DATASETS)} (or pass --input_dir)'
+    )
+  return configs.DATASETS[options.dataset].input_dir
+
+
+def load_experiment_text(input_dir: str) -> str:
+  """Checks a dataset directory and returns its experiment text.
+
+  Uses tf.io.gfile only, so gs:// (and any other registered scheme) works.
+
+  Raises:
+    InputError: the directory, its experiment or its examples are missing.
+    schema.experiment.ExperimentError: the experiment is invalid.
+  """
+  if not tf.io.gfile.isdir(input_dir):
+    raise InputError(f'{input_dir}: dataset directory not found')
+  path = join_uri(input_dir, experiment_lib.EXPERIMENT_FILENAME)
+  experiment_lib.load_experiment(path)  # Fails early, naming the file.
+  if not tf.io.gfile.glob(join_uri(input_dir, configs.EXAMPLES_PATTERN)):
+    raise InputError(
+      f'{input_dir}: no TFRecord examples matching {configs.EXAMPLES_PATTERN!r}'
+    )
+  with tf.io.gfile.GFile(path, 'r') as f:
+    return f.read()
