@@ -20,8 +20,10 @@ from typing import Tuple
 import apache_beam as beam
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
+from tfx.utils import io_utils
 
 from components import experiment_schema
 from schema import experiment as experiment_lib
@@ -180,6 +182,7 @@ def DataContractCheck(
     tfx.types.standard_artifacts.Schema
   ],
   experiment_pbtxt: tfx.dsl.components.Parameter[str],
+  later_float_features: tfx.dsl.components.Parameter[str] = '',
   beam_pipeline: tfx.dsl.components.BeamComponentParameter[
     beam.Pipeline
   ] = None,
@@ -190,8 +193,11 @@ def DataContractCheck(
     examples: the ingested examples (all splits are checked).
     schema: the experiment's schema (ExperimentSchemaGen).
     anomalies: ExampleValidator's output for the same examples and schema.
-    validated_schema: a copy of `schema`, written only when all checks pass.
+    validated_schema: `schema` plus `later_float_features`, written only when
+      all checks pass; what Transform parses.
     experiment_pbtxt: the experiment in protobuf text format.
+    later_float_features: comma-separated float features that a later
+      component adds to every example (the structure features).
     beam_pipeline: provided by TFX, with the pipeline's Beam arguments.
 
   Raises:
@@ -238,9 +244,15 @@ def DataContractCheck(
       'The examples break the data contract of the experiment; nothing was '
       'trained. Problems found:\n  ' + '\n  '.join(lines)
     )
-  tf.io.gfile.copy(
+  contract = io_utils.parse_pbtxt_file(
     os.path.join(schema.uri, experiment_schema.SCHEMA_FILE_NAME),
+    schema_pb2.Schema(),
+  )
+  for name in filter(None, later_float_features.split(',')):
+    experiment_schema.add_scalar_feature(contract, name, schema_pb2.FLOAT)
+  io_utils.write_pbtxt_file(
     os.path.join(validated_schema.uri, experiment_schema.SCHEMA_FILE_NAME),
+    contract,
   )
   print(
     'Data contract check passed: '

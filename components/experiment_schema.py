@@ -24,7 +24,8 @@ SEQUENCE_FEATURE = 'sequence'
 CLUSTER_FEATURE = 'cluster'
 
 
-def _add_scalar(schema, name, ftype, required=True):
+def add_scalar_feature(schema, name, ftype, required=True):
+  """Adds a scalar feature ([1] shape), required in every example by default."""
   feature = schema.feature.add(name=name, type=ftype)
   feature.shape.dim.add(size=1)
   if required:
@@ -47,12 +48,12 @@ def build_schema(
     [0, inf)), `cluster` (int64) and the extra floats, all required scalars.
   """
   schema = schema_pb2.Schema()
-  _add_scalar(schema, SEQUENCE_FEATURE, schema_pb2.BYTES)
+  add_scalar_feature(schema, SEQUENCE_FEATURE, schema_pb2.BYTES)
   for name in experiment_lib.all_count_names(experiment):
-    _add_scalar(schema, name, schema_pb2.INT).int_domain.min = 0
-  _add_scalar(schema, CLUSTER_FEATURE, schema_pb2.INT)
+    add_scalar_feature(schema, name, schema_pb2.INT).int_domain.min = 0
+  add_scalar_feature(schema, CLUSTER_FEATURE, schema_pb2.INT)
   for name in sorted(set(extra_float_features)):
-    _add_scalar(schema, name, schema_pb2.FLOAT)
+    add_scalar_feature(schema, name, schema_pb2.FLOAT)
   return schema
 
 

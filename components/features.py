@@ -15,6 +15,38 @@ INPUT_FEATURES = {
 }
 
 
+# Evaluation slices, computed in Transform (TFMA slices transformed features).
+GC_SLICE = 'gc_content_bucket'
+ABUNDANCE_SLICE = 'input_count_bucket'
+_GC_EDGES = (0.3, 0.4, 0.5, 0.6)
+_GC_LABELS = ('GC <30%', 'GC 30-40%', 'GC 40-50%', 'GC 50-60%', 'GC >=60%')
+_COUNT_EDGES = (1, 2, 10)
+_COUNT_LABELS = ('0 reads', '1 read', '2-9 reads', '>=10 reads')
+
+
+def _bucket(values, edges, labels):
+  index = tf.zeros_like(values, dtype=tf.int32)
+  for edge in edges:
+    index += tf.cast(values >= edge, tf.int32)
+  return tf.gather(tf.constant(labels), index)
+
+
+def gc_content_bucket(one_hot: tf.Tensor, sequence_length: int) -> tf.Tensor:
+  """GC content of each sequence as a label, e.g. 'GC 40-50%'."""
+  per_base = tf.reshape(one_hot, [-1, sequence_length, 4])
+  gc = tf.reduce_sum(per_base[:, :, 2:4], axis=[1, 2]) / sequence_length
+  return _bucket(gc, _GC_EDGES, _GC_LABELS)
+
+
+def count_bucket(counts, batch_like: tf.Tensor) -> tf.Tensor:
+  """Summed input-round reads as a label (rare vs abundant sequences);
+  'no input reads' when the experiment sequenced no input round."""
+  if not counts:
+    return tf.fill(tf.shape(batch_like)[:1], 'no input reads')
+  total = tf.add_n([tf.reshape(tf.cast(c, tf.int64), [-1]) for c in counts])
+  return _bucket(total, _COUNT_EDGES, _COUNT_LABELS)
+
+
 def target_name(key: str, norm: str) -> str:
   """Name of a raw feature normalised by `norm` (a training target)."""
   return f'{key}_xf_{norm.lower()}'

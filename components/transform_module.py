@@ -26,6 +26,8 @@ BINARIZE_THRESHOLD_KEY = 'binarize_threshold'
 ADDITIONAL_OUTPUTS_KEY = 'additional_outputs'
 # Every target normaliser some Trainer or Tuner needs (a sweep mixes them).
 TARGET_NORMS_KEY = 'target_norms'
+# Reads of rounds without an input (e.g. the library): abundance slices.
+INPUT_READS_KEY = 'input_reads'
 
 DEFAULTS = {
   PARENT_NAMES_KEY: {},
@@ -36,6 +38,7 @@ DEFAULTS = {
   BINARIZE_THRESHOLD_KEY: 1.0,
   ADDITIONAL_OUTPUTS_KEY: [],
   TARGET_NORMS_KEY: [normalizers.STANDARDIZE],
+  INPUT_READS_KEY: [],
 }
 
 # Additional outputs that can be negative or are already on a compact scale
@@ -74,7 +77,8 @@ def preprocessing_fn(
     each normaliser of `target_norms`, `<read>` (raw counts, the evaluation
     labels) and `<read>_parent_xf` (the parent round's count, normalised by
     `dependency_norm`, 0 where the round's input was not sequenced); per
-    additional output `<name>_xf_<norm>` and `<name>`; `cluster`.
+    additional output `<name>_xf_<norm>` and `<name>`; `cluster`; and the
+    evaluation slice keys `gc_content_bucket` and `input_count_bucket`.
   """
   config = {**DEFAULTS, **custom_config}
   length = config[SEQUENCE_LENGTH_KEY]
@@ -83,6 +87,10 @@ def preprocessing_fn(
     features.ONE_HOT_FEATURE: one_hot,
     'cluster': tf.reshape(inputs['cluster'], [-1]),
   }
+  outputs[features.GC_SLICE] = features.gc_content_bucket(one_hot, length)
+  outputs[features.ABUNDANCE_SLICE] = features.count_bucket(
+    [inputs[name] for name in config[INPUT_READS_KEY]], one_hot
+  )
   unknown = set(config[INPUT_FEATURES_KEY]) - set(features.INPUT_FEATURES)
   if unknown:
     raise ValueError(
@@ -117,6 +125,12 @@ def preprocessing_fn(
       normalised_parents[parent]
       if parent
       else tf.zeros_like(counts, dtype=tf.float32)
+    )
+  missing = [n for n in config[ADDITIONAL_OUTPUTS_KEY] if n not in inputs]
+  if missing:
+    raise ValueError(
+      f'additional outputs {missing} are not features of the examples; '
+      f'features: {sorted(inputs)}'
     )
   for name in config[ADDITIONAL_OUTPUTS_KEY]:
     values = tf.reshape(tf.cast(inputs[name], tf.float32), [-1])

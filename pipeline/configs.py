@@ -61,7 +61,8 @@ DATASETS: Dict[str, Dataset] = {
 PRESETS: Dict[str, Dict] = {
   # The manuscript's Counts model (MODEL_SPEC 2.8): 3 conv + 3 FC layers,
   # LATENT_AFFINITY, SQUARED_ERROR on standardised counts, one-hot and k-mer
-  # inputs, positives defined at 1000 reads, best epoch every 5.
+  # inputs, the partition function (ViennaRNA) as auxiliary output,
+  # positives defined at 1000 reads, best epoch every 5.
   'counts': {
     'num_conv_layers': 3,
     'num_fc_layers': 3,
@@ -69,6 +70,7 @@ PRESETS: Dict[str, Dict] = {
     'loss_name': 'SQUARED_ERROR',
     'loss_norm': 'STANDARDIZE',
     'input_features': 'SEQUENCE_ONE_HOT,SEQUENCE_KMER_COUNT',
+    'additional_output': 'partition_function',
     'preprocess_mode': 'PREPROCESS_SKIP_ALL_ZERO_COUNTS',
     'total_reads_defining_positive': 1000,
     'epochs': 50,

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from components import model_options
 from components import sweep
+from components.structure_features import folding
 from pipeline import configs
 from pipeline import playbook_vars
 from schema import experiment as experiment_lib
@@ -126,6 +127,26 @@ class RunOptions:
   )
   ratio_random_dna: float = _opt(
     1.0, 'Random sequences per real one (PREPROCESS_INJECT_RANDOM_SEQUENCES).'
+  )
+  # Secondary structure (ViennaRNA).
+  structure_features: bool = _opt(
+    False,
+    'Fold every sequence with ViennaRNA and add mfe, ensemble_free_energy, '
+    'partition_function, boltzmann_probability, ensemble_diversity (on '
+    'automatically when --additional_output names one).',
+  )
+  structure_temperature: float = _opt(37.0, 'Folding temperature (deg C).')
+  structure_sodium: float = _opt(
+    1.021, 'Sodium concentration (mol/L; 1.021 = standard parameters).'
+  )
+  structure_include_primers: bool = _opt(
+    False, "Fold the experiment's primers with the variable region."
+  )
+  structure_energy_parameters: str = _opt(
+    'dna_mathews2004', "'dna_mathews2004' (DNA) or 'rna_turner2004'."
+  )
+  structure_cache_dir: str = _opt(
+    '', 'Cache of folded sequences shared across runs (empty: no cache).'
   )
   # Search and replicas.
   tuner_trials: int = _opt(
@@ -298,6 +319,20 @@ def sweep_grid(options: RunOptions) -> List[Dict[str, Any]]:
   ]
 
 
+def structure(options: RunOptions):
+  """StructureFeatures parameters, or None when no folding is needed."""
+  wanted = set(_csv(options.additional_output)) & set(folding.FEATURES)
+  if not (options.structure_features or wanted):
+    return None
+  return {
+    'temperature': options.structure_temperature,
+    'sodium': options.structure_sodium,
+    'include_primers': options.structure_include_primers,
+    'energy_parameters': options.structure_energy_parameters,
+    'cache_dir': options.structure_cache_dir,
+  }
+
+
 def pipeline_kwargs(options: RunOptions) -> Dict[str, Any]:
   """`create_pipeline` arguments that come from the options."""
   grid = sweep_grid(options)
@@ -317,6 +352,7 @@ def pipeline_kwargs(options: RunOptions) -> Dict[str, Any]:
     'tuner': tuner,
     'sweep': grid or None,
     'num_replicas': options.num_replicas,
+    'structure': structure(options),
     'enable_cache': options.enable_cache,
   }
 

@@ -128,3 +128,23 @@ def test_each_normalizer_by_hand(tmp_path, method, log, expected):
 def test_unknown_normalizer_is_rejected():
   with pytest.raises(ValueError, match='normaliser must be one of'):
     normalizers.normalize(tf.constant([1.0]), 'ZSCORE')
+
+
+def test_gc_content_buckets():
+  one_hot = features.one_hot_encode(
+    tf.constant([b'AAAAAAAAAA', b'GGGGAAAAAA', b'GCGCGCAAAA', b'GGGGGGGGGG']),
+    10,
+  )
+  labels = features.gc_content_bucket(one_hot, 10).numpy().tolist()
+  assert labels == [b'GC <30%', b'GC 40-50%', b'GC >=60%', b'GC >=60%']
+
+
+def test_input_count_buckets():
+  counts = [
+    tf.constant([[0], [1], [3], [0]]),
+    tf.constant([[0], [0], [6], [12]]),
+  ]
+  labels = features.count_bucket(counts, tf.zeros([4, 2])).numpy().tolist()
+  assert labels == [b'0 reads', b'1 read', b'2-9 reads', b'>=10 reads']
+  none = features.count_bucket([], tf.zeros([3, 2])).numpy().tolist()
+  assert none == [b'no input reads'] * 3

@@ -1,0 +1,172 @@
+"""StructureFeatures throughput: Beam executor versus a bare ViennaRNA loop.
+
+For each sequence length, in one process run:
+
+  * baseline: a single-process Python loop of plain ViennaRNA calls (DNA
+    parameters: mfe, pf, probability of the MFE structure, mean base-pair
+    distance) over the sequences;
+  * beam: the StructureFeatures executor on the same sequences stored as an
+    Examples artifact (gzip TFRecords of tf.Example, 4 files), on the
+    DirectRunner with --direct_running_mode=multi_processing and
+    --direct_num_workers=N: read, deduplicate, fold, join back and write,
+    start-up of the workers included, no cache.
+
+Reports sequences/second of both and the ratio of the Beam rate to the
+target 0.8 x N x baseline rate (>= 1 meets the target). The sequences are
+random, so all are unique.
+
+Usage:
+  python benchmarks/structure_features_benchmark.py \
+      [--lengths 40 100] [--counts 20000 3000] [--workers 2]
+"""
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _ROOT)
+# Beam's worker processes import the executor module too.
+os.environ['PYTHONPATH'] = os.pathsep.join(
+  p for p in (_ROOT, os.environ.get('PYTHONPATH')) if p
+)
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from absl import logging  # noqa: E402
+import RNA  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tfx import v1 as tfx  # noqa: E402
+from tfx.dsl.components.base import base_beam_executor  # noqa: E402
+from tfx.types import artifact_utils  # noqa: E402
+
+from components.structure_features import executor  # noqa: E402
+
+_FILES = 4
+
+
+def _sequences(length, count, seed):
+  rng = random.Random(seed)
+  return [''.join(rng.choices('ACGT', k=length)) for _ in range(count)]
+
+
+def _baseline(sequences):
+  """Plain ViennaRNA calls in one process; returns the elapsed seconds."""
+  RNA.params_load_DNA_Mathews2004()
+  start = time.perf_counter()
+  for sequence in sequences:
+    fc = RNA.fold_compound(sequence, RNA.md())
+    structure, mfe = fc.mfe()
+    fc.exp_params_rescale(mfe)
+    fc.pf()
+    fc.pr_structure(structure)
+    fc.mean_bp_distance()
+  return time.perf_counter() - start
+
+
+def _examples_artifact(root, sequences):
+  artifact = tfx.types.standard_artifacts.Examples()
+  artifact.uri = os.path.join(root, 'input')
+  artifact.split_names = artifact_utils.encode_split_names(['train'])
+  directory = os.path.join(artifact.uri, 'Split-train')
+  os.makedirs(directory)
+  for shard in range(_FILES):
+    path = os.path.join(directory, f'data_tfrecord-{shard:05d}.gz')
+    with tf.io.TFRecordWriter(path, 'GZIP') as writer:
+      for i in range(shard, len(sequences), _FILES):
+        feature = {
+          'sequence': tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[sequences[i].encode()])
+          ),
+          'count': tf.train.Feature(int64_list=tf.train.Int64List(value=[i])),
+        }
+        example = tf.train.Example(features=tf.train.Features(feature=feature))
+        writer.write(example.SerializeToString())
+  return artifact
+
+
+def _beam(root, sequences, workers):
+  """Runs the executor; returns (elapsed seconds, folded count)."""
+  source = _examples_artifact(root, sequences)
+  output = tfx.types.standard_artifacts.Examples()
+  output.uri = os.path.join(root, 'output')
+  context = base_beam_executor.BaseBeamExecutor.Context(
+    beam_pipeline_args=[
+      '--direct_running_mode=multi_processing',
+      f'--direct_num_workers={workers}',
+    ],
+    tmp_dir=os.path.join(root, 'tmp'),
+  )
+  start = time.perf_counter()
+  executor.Executor(context).Do(
+    {executor.EXAMPLES_KEY: [source]},
+    {executor.AUGMENTED_EXAMPLES_KEY: [output]},
+    {
+      executor.TEMPERATURE_KEY: 37.0,
+      executor.SODIUM_KEY: 1.021,
+      executor.INCLUDE_PRIMERS_KEY: 0,
+      executor.FORWARD_PRIMER_KEY: '',
+      executor.REVERSE_PRIMER_KEY: '',
+      executor.SEQUENCE_FEATURE_KEY: 'sequence',
+      executor.ENERGY_PARAMETERS_KEY: 'dna_mathews2004',
+      executor.CACHE_DIR_KEY: '',
+    },
+  )
+  elapsed = time.perf_counter() - start
+  return elapsed, output.get_int_custom_property('folded')
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--lengths', type=int, nargs='+', default=[40, 100])
+  parser.add_argument('--counts', type=int, nargs='+', default=[20000, 3000])
+  parser.add_argument('--workers', type=int, default=2)
+  parser.add_argument('--seed', type=int, default=0)
+  args = parser.parse_args()
+  if len(args.lengths) != len(args.counts):
+    parser.error('--lengths and --counts need the same number of values')
+  logging.set_verbosity(logging.WARNING)
+
+  print(f'cpus: {os.cpu_count()}, load average before: {os.getloadavg()}')
+  rows = []
+  for length, count in zip(args.lengths, args.counts):
+    sequences = _sequences(length, count, args.seed + length)
+    base_s = _baseline(sequences)
+    with tempfile.TemporaryDirectory() as root:
+      beam_s, folded = _beam(root, sequences, args.workers)
+    assert folded == count, (folded, count)
+    base_rate = count / base_s
+    beam_rate = count / beam_s
+    target = 0.8 * args.workers * base_rate
+    rows.append(
+      (length, count, base_s, base_rate, beam_s, beam_rate, beam_rate / target)
+    )
+    print(f'{length}-mers done; load average: {os.getloadavg()}', flush=True)
+
+  header = (
+    'length',
+    'sequences',
+    'loop s',
+    'loop seq/s',
+    'beam s',
+    'beam seq/s',
+    'beam/target',
+  )
+  print()
+  print('| ' + ' | '.join(header) + ' |')
+  print('|' + '---|' * len(header))
+  for length, count, base_s, base_rate, beam_s, beam_rate, ratio in rows:
+    print(
+      f'| {length} | {count} | {base_s:.1f} | {base_rate:.0f} | '
+      f'{beam_s:.1f} | {beam_rate:.0f} | {ratio:.2f} |'
+    )
+  print(
+    f'\ntarget = 0.8 x {args.workers} workers x loop rate; '
+    f'load average after: {os.getloadavg()}'
+  )
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,427 @@
+"""Beam executor of StructureFeatures: folds each unique sequence once.
+
+The pipeline, over every split at once:
+
+  read split s -> (sequence, (s, example))  --+
+                                              +-> CoGroupByKey by sequence
+  cache shards -> (sequence, features)  ------+        |
+                                                       v
+             fold once per key (unless cached), attach features to each of
+             the key's examples -> partition by split -> gzip TFRecords
+                                \\-> newly folded (sequence, features) ->
+                                    a new cache shard
+
+One shuffle keyed by sequence does the deduplication, the cache lookup and
+the join back to the examples. A side input of all features would have to
+fit in every worker's memory; the shuffle scales with the data instead, and
+examples have to move to meet their features either way. Each worker loads
+the energy parameter set in `DoFn.setup` (and `folding.fold` checks it), so
+nothing depends on what the launching process loaded.
+
+Cache: `<cache_dir>/<fingerprint>/` holds `features-*.tfrecord.gz` shards of
+tf.Examples (`sequence` plus the five features, as float32, exactly what
+the output holds), where the fingerprint hashes the folding parameters
+(energy set, temperature, sodium, primers when included) and the ViennaRNA
+version; `parameters.json` says which. A run reads every shard there, folds
+only the sequences none holds, and writes them as a new shard: Beam writes
+it into a hidden `.incoming-<id>` folder, and only after the pipeline
+succeeded is it renamed into place, so readers see complete shards only.
+Shards are never rewritten; concurrent runs may both add a sequence, and a
+reader takes any one copy (they are equal).
+"""
+
+import os
+from typing import Any
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Tuple
+import uuid
+
+from absl import logging
+import apache_beam as beam
+from apache_beam.metrics import metric
+import tensorflow as tf
+from tfx import types
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+
+from components.structure_features import folding
+
+EXAMPLES_KEY = 'examples'
+# ComponentSpec keys must differ between inputs and outputs.
+AUGMENTED_EXAMPLES_KEY = 'augmented_examples'
+TEMPERATURE_KEY = 'temperature'
+SODIUM_KEY = 'sodium'
+INCLUDE_PRIMERS_KEY = 'include_primers'
+FORWARD_PRIMER_KEY = 'forward_primer'
+REVERSE_PRIMER_KEY = 'reverse_primer'
+SEQUENCE_FEATURE_KEY = 'sequence_feature'
+ENERGY_PARAMETERS_KEY = 'energy_parameters'
+CACHE_DIR_KEY = 'cache_dir'
+
+# Beam counters, also set as int custom properties of the output artifact.
+METRICS_NAMESPACE = 'structure_features'
+EXAMPLES_COUNTER = 'examples'
+UNIQUE_COUNTER = 'unique_sequences'
+CACHE_HITS_COUNTER = 'cache_hits'
+FOLDED_COUNTER = 'folded'
+
+OUTPUT_FILE_PREFIX = 'data_tfrecord'
+CACHE_SHARD_PREFIX = 'features'
+CACHE_SHARD_SUFFIX = '.tfrecord.gz'
+_CACHED = 'cached'
+_NEW_CACHE = 'new_cache'
+
+
+class StructureFeaturesError(ValueError):
+  """Bad input examples or parameters; the message names the culprit."""
+
+
+def folding_parameters(exec_properties: Dict[str, Any]):
+  """The FoldingParameters that the exec properties describe."""
+  include_primers = bool(exec_properties.get(INCLUDE_PRIMERS_KEY) or 0)
+  try:
+    return folding.FoldingParameters(
+      energy_parameters=exec_properties.get(ENERGY_PARAMETERS_KEY)
+      or folding.DNA_MATHEWS2004,
+      temperature=float(
+        exec_properties.get(TEMPERATURE_KEY, folding.DEFAULT_TEMPERATURE)
+      ),
+      sodium=float(exec_properties.get(SODIUM_KEY, folding.DEFAULT_SODIUM)),
+      forward_primer=(exec_properties.get(FORWARD_PRIMER_KEY) or '')
+      if include_primers
+      else '',
+      reverse_primer=(exec_properties.get(REVERSE_PRIMER_KEY) or '')
+      if include_primers
+      else '',
+    )
+  except folding.FoldingError as e:
+    raise StructureFeaturesError(str(e)) from e
+
+
+def _key_by_sequence(
+  serialized: bytes, split: str, split_index: int, sequence_feature: str
+) -> Tuple[str, Tuple[int, bytes]]:
+  """(sequence, (split index, serialized example)); checks the sequence."""
+  example = tf.train.Example.FromString(serialized)
+  feature = example.features.feature.get(sequence_feature)
+  values = feature.bytes_list.value if feature is not None else []
+  if len(values) != 1:
+    raise StructureFeaturesError(
+      f"split '{split}': an example has no single bytes feature "
+      f"'{sequence_feature}' (got {len(values)} values): {str(example)[:200]}"
+    )
+  sequence = values[0].decode('ascii', 'replace')
+  for name in folding.FEATURES:
+    if name in example.features.feature:
+      raise StructureFeaturesError(
+        f"split '{split}': the example of sequence {sequence!r} already has "
+        f"a feature '{name}'; remove it from the input to compute it here"
+      )
+  try:
+    folding.check_sequence(sequence)
+  except folding.FoldingError as e:
+    raise StructureFeaturesError(f"split '{split}': {e}") from e
+  return sequence, (split_index, serialized)
+
+
+def _features_example(sequence: str, features: Dict[str, float]) -> bytes:
+  """A cache record: the sequence and its features as a tf.Example."""
+  feature = {
+    'sequence': tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[sequence.encode()])
+    )
+  }
+  for name in folding.FEATURES:
+    feature[name] = tf.train.Feature(
+      float_list=tf.train.FloatList(value=[features[name]])
+    )
+  example = tf.train.Example(features=tf.train.Features(feature=feature))
+  return example.SerializeToString()
+
+
+def _parse_cache_record(serialized: bytes) -> Tuple[str, Dict[str, float]]:
+  feature = tf.train.Example.FromString(serialized).features.feature
+  sequence = feature['sequence'].bytes_list.value[0].decode()
+  return sequence, {n: feature[n].float_list.value[0] for n in folding.FEATURES}
+
+
+class _AddStructureFeatures(beam.DoFn):
+  """Per unique sequence: features from the cache or ViennaRNA, joined back.
+
+  Outputs (split index, serialized example with the features) for every
+  example of the sequence, and (sequence, features) on `new_cache` for each
+  sequence it folded.
+  """
+
+  def __init__(
+    self, parameters: folding.FoldingParameters, split_names: List[str]
+  ):
+    self._parameters = parameters
+    self._split_names = split_names
+    self._examples = metric.Metrics.counter(METRICS_NAMESPACE, EXAMPLES_COUNTER)
+    self._unique = metric.Metrics.counter(METRICS_NAMESPACE, UNIQUE_COUNTER)
+    self._hits = metric.Metrics.counter(METRICS_NAMESPACE, CACHE_HITS_COUNTER)
+    self._folded = metric.Metrics.counter(METRICS_NAMESPACE, FOLDED_COUNTER)
+
+  def setup(self):
+    # The parameter set is process-global in ViennaRNA: load it in this
+    # worker, whatever the launching process did.
+    folding.prepare(self._parameters)
+
+  def _features(self, sequence, cached, split_index):
+    for features in cached:  # Any copy: shards may overlap.
+      self._hits.inc()
+      return features, False
+    try:
+      features = folding.fold(sequence, self._parameters)
+    except folding.FoldingError as e:
+      split = self._split_names[split_index]
+      raise StructureFeaturesError(f"split '{split}': {e}") from e
+    self._folded.inc()
+    return features, True
+
+  def process(self, element):
+    sequence, groups = element
+    features = None
+    for split_index, serialized in groups[EXAMPLES_KEY]:
+      if features is None:
+        features, folded = self._features(
+          sequence, groups[_CACHED], split_index
+        )
+        self._unique.inc()
+        if folded:
+          yield beam.pvalue.TaggedOutput(_NEW_CACHE, (sequence, features))
+        values = {
+          name: tf.train.Feature(
+            float_list=tf.train.FloatList(value=[features[name]])
+          )
+          for name in folding.FEATURES
+        }
+      example = tf.train.Example.FromString(serialized)
+      for name, value in values.items():
+        example.features.feature[name].CopyFrom(value)
+      self._examples.inc()
+      yield split_index, example.SerializeToString()
+
+
+def _cache_folder(cache_dir: str, parameters) -> str:
+  return os.path.join(cache_dir, parameters.fingerprint())
+
+
+def _cache_shards(folder: str) -> List[str]:
+  pattern = os.path.join(folder, f'{CACHE_SHARD_PREFIX}-*{CACHE_SHARD_SUFFIX}')
+  return sorted(fileio.glob(pattern)) if fileio.exists(folder) else []
+
+
+def _publish_cache_shards(incoming: str, folder: str, run_id: str) -> int:
+  """Renames the complete shards in `incoming` into the cache folder."""
+  moved = 0
+  for path in sorted(fileio.glob(os.path.join(incoming, '*'))):
+    name = f'{CACHE_SHARD_PREFIX}-{run_id}-{moved:05d}{CACHE_SHARD_SUFFIX}'
+    fileio.rename(path, os.path.join(folder, name))
+    moved += 1
+  return moved
+
+
+def _counter(result, name: str) -> int:
+  query = result.metrics().query(
+    metric.MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name(name)
+  )
+  total = 0
+  for counter in query['counters']:
+    value = counter.committed
+    total += value if value is not None else counter.attempted
+  return total
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Adds ViennaRNA structure features to every example of every split."""
+
+  def Do(
+    self,
+    input_dict: Dict[str, List[types.Artifact]],
+    output_dict: Dict[str, List[types.Artifact]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
+    """Folds each unique sequence once and writes the augmented examples.
+
+    Args:
+      input_dict: `examples`, one Examples artifact (gzip TFRecords of
+        tf.Example per split).
+      output_dict: `augmented_examples`, the Examples artifact to write,
+        with the same splits.
+      exec_properties: see `component.StructureFeaturesSpec`.
+
+    Raises:
+      StructureFeaturesError: bad parameters, or a sequence that is missing,
+        empty, not A/C/G/T, or whose features are not finite (the message
+        names the sequence and the split). Nothing is left in the output or
+        added to the cache then.
+    """
+    self._log_startup(input_dict, output_dict, exec_properties)
+    source = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+    output = artifact_utils.get_single_instance(
+      output_dict[AUGMENTED_EXAMPLES_KEY]
+    )
+    split_names = artifact_utils.decode_split_names(source.split_names)
+    if not split_names:
+      raise StructureFeaturesError(f'{source.uri} has no splits')
+    parameters = folding_parameters(exec_properties)
+    sequence_feature = exec_properties.get(SEQUENCE_FEATURE_KEY) or 'sequence'
+    cache_dir = exec_properties.get(CACHE_DIR_KEY) or ''
+    logging.info(
+      'StructureFeatures: splits %s, folding %s', split_names, parameters
+    )
+
+    output.split_names = artifact_utils.encode_split_names(split_names)
+    run_id = uuid.uuid4().hex
+    cache_folder = incoming = None
+    shards = []
+    if cache_dir:
+      cache_folder = _cache_folder(cache_dir, parameters)
+      fileio.makedirs(cache_folder)
+      with fileio.open(os.path.join(cache_folder, 'parameters.json'), 'w') as f:
+        f.write(parameters.describe())
+      shards = _cache_shards(cache_folder)
+      incoming = os.path.join(cache_folder, f'.incoming-{run_id}')
+      logging.info(
+        'StructureFeatures: cache %s has %d shards', cache_folder, len(shards)
+      )
+
+    try:
+      result = self._run_pipeline(
+        source,
+        output,
+        split_names,
+        sequence_feature,
+        parameters,
+        shards,
+        incoming,
+      )
+    except Exception:
+      # The launcher also removes the output of a failed execution; this
+      # covers callers that run the executor directly. The cache only ever
+      # gets shards of a successful run.
+      for split in split_names:
+        split_uri = artifact_utils.get_split_uri([output], split)
+        if fileio.exists(split_uri):
+          fileio.rmtree(split_uri)
+      if incoming is not None and fileio.exists(incoming):
+        fileio.rmtree(incoming)
+      raise
+
+    stats = {
+      name: _counter(result, name)
+      for name in (
+        EXAMPLES_COUNTER,
+        UNIQUE_COUNTER,
+        CACHE_HITS_COUNTER,
+        FOLDED_COUNTER,
+      )
+    }
+    if incoming is not None:
+      if stats[FOLDED_COUNTER]:
+        moved = _publish_cache_shards(incoming, cache_folder, run_id)
+        logging.info('StructureFeatures: added %d cache shards', moved)
+      if fileio.exists(incoming):
+        fileio.rmtree(incoming)
+
+    examples_utils.set_payload_format(
+      output, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE
+    )
+    examples_utils.set_file_format(output, 'tfrecords_gzip')
+    for name, value in stats.items():
+      output.set_int_custom_property(name, value)
+    logging.info(
+      'StructureFeatures: %d examples, %d unique sequences, %d cache hits, '
+      '%d folded',
+      stats[EXAMPLES_COUNTER],
+      stats[UNIQUE_COUNTER],
+      stats[CACHE_HITS_COUNTER],
+      stats[FOLDED_COUNTER],
+    )
+
+  def _run_pipeline(
+    self,
+    source: types.Artifact,
+    output: types.Artifact,
+    split_names: List[str],
+    sequence_feature: str,
+    parameters: folding.FoldingParameters,
+    cache_shards: Iterable[str],
+    incoming: str,
+  ):
+    """Builds and runs the Beam pipeline; returns its finished result."""
+    pipeline = self._make_beam_pipeline()
+    keyed = []
+    for index, split in enumerate(split_names):
+      pattern = os.path.join(artifact_utils.get_split_uri([source], split), '*')
+      keyed.append(
+        pipeline
+        | f'Read[{split}]'
+        >> beam.io.ReadFromTFRecord(
+          pattern, compression_type=beam.io.filesystem.CompressionTypes.AUTO
+        )
+        | f'KeyBySequence[{split}]'
+        >> beam.Map(
+          _key_by_sequence,
+          split=split,
+          split_index=index,
+          sequence_feature=sequence_feature,
+        )
+      )
+    examples = keyed | 'FlattenSplits' >> beam.Flatten()
+    cache_shards = list(cache_shards)
+    if cache_shards:
+      cached = (
+        pipeline
+        | 'CacheShards' >> beam.Create(cache_shards)
+        | 'ReadCache' >> beam.io.ReadAllFromTFRecord()
+        | 'ParseCache' >> beam.Map(_parse_cache_record)
+      )
+    else:
+      cached = pipeline | 'NoCache' >> beam.Create([])
+    results = (
+      {EXAMPLES_KEY: examples, _CACHED: cached}
+      | 'GroupBySequence' >> beam.CoGroupByKey()
+      | 'AddStructureFeatures'
+      >> beam.ParDo(
+        _AddStructureFeatures(parameters, split_names)
+      ).with_outputs(_NEW_CACHE, main=EXAMPLES_KEY)
+    )
+    parts = results[EXAMPLES_KEY] | 'PartitionBySplit' >> beam.Partition(
+      lambda element, _: element[0], len(split_names)
+    )
+    for index, split in enumerate(split_names):
+      prefix = os.path.join(
+        artifact_utils.get_split_uri([output], split), OUTPUT_FILE_PREFIX
+      )
+      _ = (
+        parts[index]
+        | f'DropSplit[{split}]' >> beam.Values()
+        | f'Write[{split}]'
+        >> beam.io.WriteToTFRecord(
+          prefix,
+          file_name_suffix='.gz',
+          compression_type=beam.io.filesystem.CompressionTypes.GZIP,
+        )
+      )
+    if incoming is not None:
+      _ = (
+        results[_NEW_CACHE]
+        | 'SerializeCache' >> beam.MapTuple(_features_example)
+        | 'WriteCache'
+        >> beam.io.WriteToTFRecord(
+          os.path.join(incoming, CACHE_SHARD_PREFIX),
+          file_name_suffix=CACHE_SHARD_SUFFIX,
+          compression_type=beam.io.filesystem.CompressionTypes.GZIP,
+        )
+      )
+    result = pipeline.run()
+    result.wait_until_finish()
+    return result

@@ -1,0 +1,241 @@
+"""ViennaRNA secondary-structure features of one sequence (no Beam, no TFX).
+
+`fold(sequence, parameters)` returns the five features the
+StructureFeatures component adds to each example:
+
+  mfe                    minimum free energy (kcal/mol)
+  ensemble_free_energy   G = -kT ln Z (kcal/mol)
+  partition_function     Z = exp(-G / kT)
+  boltzmann_probability  probability of the MFE structure in the ensemble,
+                         exp(-(mfe - G) / kT)
+  ensemble_diversity     mean base-pair distance of the ensemble
+
+ViennaRNA keeps its energy parameter set in process-global state
+(`RNA.params_load_*`), which any code in the process may switch. So this
+module loads the requested set once per process and (set, temperature,
+sodium), builds ViennaRNA parameter objects from it under a lock, and
+substitutes them into every fold compound: folds never read the global set,
+and every process (each Beam worker included) folds with the set it was
+asked for, whatever the launching process loaded.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+import threading
+from typing import Any
+from typing import Dict
+from typing import Optional
+from typing import Tuple
+
+import numpy as np
+import RNA
+
+MFE = 'mfe'
+ENSEMBLE_FREE_ENERGY = 'ensemble_free_energy'
+PARTITION_FUNCTION = 'partition_function'
+BOLTZMANN_PROBABILITY = 'boltzmann_probability'
+ENSEMBLE_DIVERSITY = 'ensemble_diversity'
+FEATURES = (
+  MFE,
+  ENSEMBLE_FREE_ENERGY,
+  PARTITION_FUNCTION,
+  BOLTZMANN_PROBABILITY,
+  ENSEMBLE_DIVERSITY,
+)
+
+DNA_MATHEWS2004 = 'dna_mathews2004'
+RNA_TURNER2004 = 'rna_turner2004'
+_LOADERS = {
+  DNA_MATHEWS2004: RNA.params_load_DNA_Mathews2004,
+  RNA_TURNER2004: RNA.params_load_RNA_Turner2004,
+}
+ENERGY_PARAMETERS = tuple(_LOADERS)
+
+# ViennaRNA's defaults: 37 °C and 1.021 mol/L sodium, at which its salt
+# correction is zero (the standard parameters apply unchanged).
+DEFAULT_TEMPERATURE = float(RNA.md().temperature)
+DEFAULT_SODIUM = float(RNA.md().salt)
+
+_VALID_BASES = frozenset('ACGT')
+_LOG_FLOAT32_MAX = math.log(float(np.finfo(np.float32).max))
+
+_lock = threading.Lock()
+_loaded: Optional[str] = None
+# (energy set, temperature, sodium) -> (md, params, exp params).
+_models: Dict[Tuple[str, float, float], Tuple[Any, Any, Any]] = {}
+
+
+class FoldingError(ValueError):
+  """A sequence cannot be folded, or its features are not finite."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldingParameters:
+  """Everything besides the sequence that determines the features.
+
+  Attributes:
+    energy_parameters: one of `ENERGY_PARAMETERS`.
+    temperature: folding temperature in °C.
+    sodium: sodium concentration in mol/L (ViennaRNA `md.salt`).
+    forward_primer: prepended to every sequence before folding ('' = none).
+    reverse_primer: appended to every sequence before folding ('' = none).
+  """
+
+  energy_parameters: str = DNA_MATHEWS2004
+  temperature: float = DEFAULT_TEMPERATURE
+  sodium: float = DEFAULT_SODIUM
+  forward_primer: str = ''
+  reverse_primer: str = ''
+
+  def __post_init__(self):
+    if self.energy_parameters not in _LOADERS:
+      raise FoldingError(
+        f'energy_parameters must be one of {list(ENERGY_PARAMETERS)}, got '
+        f'{self.energy_parameters!r}'
+      )
+    if not -273.15 < self.temperature < 200:
+      raise FoldingError(
+        f'temperature must be in degrees Celsius, got {self.temperature}'
+      )
+    if not 0 < self.sodium <= 10:
+      raise FoldingError(
+        f'sodium must be a concentration in mol/L in (0, 10], got {self.sodium}'
+      )
+    for name in ('forward_primer', 'reverse_primer'):
+      primer = getattr(self, name)
+      if set(primer) - _VALID_BASES:
+        raise FoldingError(
+          f'{name} has characters other than A/C/G/T: {primer!r}'
+        )
+
+  def full_sequence(self, sequence: str) -> str:
+    """The sequence that is folded: forward primer + sequence + reverse."""
+    return self.forward_primer + sequence + self.reverse_primer
+
+  def fingerprint(self) -> str:
+    """A short id of these parameters and the ViennaRNA version."""
+    return hashlib.sha256(self.describe().encode()).hexdigest()[:16]
+
+  def describe(self) -> str:
+    """These parameters and the ViennaRNA version as canonical JSON."""
+    fields = dataclasses.asdict(self)
+    fields['viennarna'] = RNA.__version__
+    return json.dumps(fields, sort_keys=True)
+
+
+def load_energy_parameters(name: str) -> None:
+  """Loads a parameter set into this process's ViennaRNA (always reloads)."""
+  global _loaded
+  if name not in _LOADERS:
+    raise FoldingError(
+      f'energy_parameters must be one of {list(ENERGY_PARAMETERS)}, got '
+      f'{name!r}'
+    )
+  with _lock:
+    _LOADERS[name]()
+    _loaded = name
+
+
+def prepare(parameters: FoldingParameters) -> Tuple[Any, Any, Any]:
+  """Loads and keeps the ViennaRNA energy parameters for `parameters`.
+
+  `fold` calls it; Beam workers call it in `DoFn.setup` to pay the loading
+  (milliseconds) before the first element.
+
+  Returns:
+    (model details, energy parameters, Boltzmann factor parameters).
+  """
+  global _loaded
+  key = (
+    parameters.energy_parameters,
+    parameters.temperature,
+    parameters.sodium,
+  )
+  model = _models.get(key)
+  if model is None:
+    with _lock:
+      _LOADERS[parameters.energy_parameters]()
+      _loaded = parameters.energy_parameters
+      md = RNA.md()
+      md.temperature = parameters.temperature
+      md.salt = parameters.sodium
+      # Both copy the set loaded now, with temperature and salt applied.
+      model = (md, RNA.param(md), RNA.exp_param(md))
+    _models[key] = model
+  return model
+
+
+def loaded_energy_parameters() -> Optional[str]:
+  """The set this module last loaded in this process (None: none yet)."""
+  return _loaded
+
+
+def check_sequence(sequence: str) -> None:
+  """Raises FoldingError unless `sequence` is non-empty A/C/G/T.
+
+  ViennaRNA itself folds any other letter as an unpaired base without
+  complaint, so this check is what stops such sequences.
+  """
+  if not sequence:
+    raise FoldingError('empty sequence: ViennaRNA cannot fold it')
+  bad = sorted(set(sequence) - _VALID_BASES)
+  if bad:
+    raise FoldingError(
+      f'sequence {sequence!r} has characters other than A/C/G/T: '
+      f'{"".join(bad)!r}'
+    )
+
+
+def fold(sequence: str, parameters: FoldingParameters) -> Dict[str, float]:
+  """Computes the structure features of one sequence.
+
+  Args:
+    sequence: the variable region, A/C/G/T; primers are added here when the
+      parameters have them.
+    parameters: energy model, temperature, salt and primers.
+
+  Returns:
+    A dict from each name in `FEATURES` to its value.
+
+  Raises:
+    FoldingError: the sequence is empty or not A/C/G/T, or a feature is not
+      finite (or the partition function overflows float32, the type of
+      tf.Example float features; `ensemble_free_energy` holds -kT ln Z).
+  """
+  check_sequence(sequence)
+  full = parameters.full_sequence(sequence)
+  md, params, exp_params = prepare(parameters)
+  fc = RNA.fold_compound(full, md)
+  # Replaces the parameters built from the global set with the requested.
+  fc.params_subst(params)
+  fc.exp_params_subst(exp_params)
+  structure, mfe = fc.mfe()
+  # Rescaling Boltzmann factors around the MFE avoids overflow in pf().
+  fc.exp_params_rescale(mfe)
+  _, ensemble = fc.pf()
+  kt = fc.exp_params.kT / 1000.0  # cal/mol -> kcal/mol
+  probability = fc.pr_structure(structure)
+  diversity = fc.mean_bp_distance()
+  features = {
+    MFE: float(mfe),
+    ENSEMBLE_FREE_ENERGY: float(ensemble),
+    PARTITION_FUNCTION: math.nan,
+    BOLTZMANN_PROBABILITY: float(probability),
+    ENSEMBLE_DIVERSITY: float(diversity),
+  }
+  where = f'sequence {sequence!r}'
+  if full != sequence:
+    where += f' (folded with primers as {full!r})'
+  log_z = -ensemble / kt
+  if math.isfinite(log_z) and log_z > _LOG_FLOAT32_MAX:
+    raise FoldingError(
+      f'{where}: partition_function exp({log_z:.1f}) overflows float32; '
+      'ensemble_free_energy holds -kT ln Z'
+    )
+  features[PARTITION_FUNCTION] = math.exp(log_z)
+  for name, value in features.items():
+    if not math.isfinite(value):
+      raise FoldingError(f'{where}: {name} is {value}, not a finite number')
+  return features
