@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test test-fast lint constraints clean
+.PHONY: venv browser demo test test-fast lint constraints clean
 
 venv: $(STAMP)
 
@@ -23,8 +23,14 @@ $(STAMP): setup.py constraints.txt
 demo: $(STAMP)
 	$(PY) -m pipeline.local_runner --dataset=demo --run_name=demo
 
+# The report test opens the HTML report in headless Debian Chromium.
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo 'Installing Debian chromium (for the report test)'; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 # Every test, end-to-end pipelines included (this is what CI runs).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q -ra
 
 # Unit tests only, for quick iteration.

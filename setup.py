@@ -45,6 +45,7 @@ setuptools.setup(
   entry_points={
     'console_scripts': [
       'aptamer-simulate=simulation.cli:main',
+      'aptamer-tfx=pipeline.cli:main',
     ],
   },
 )

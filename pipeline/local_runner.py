@@ -81,7 +81,7 @@ def latest_pushed_model(options: RunOptions) -> str | None:
   return versions[-1] if versions else None
 
 
-def _latest_artifact(options: RunOptions, type_name: str, producer: str):
+def latest_artifact(options: RunOptions, type_name: str, producer: str):
   """The newest artifact of a type that component `producer` wrote."""
   config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
     options.metadata_path
@@ -99,7 +99,7 @@ def _latest_artifact(options: RunOptions, type_name: str, producer: str):
 
 def held_out_sequences(options: RunOptions) -> List[str]:
   """Sequences of the latest ExampleGen `eval` split (held-out clusters)."""
-  examples = _latest_artifact(options, 'Examples', 'ImportExampleGen')
+  examples = latest_artifact(options, 'Examples', 'ImportExampleGen')
   if examples is None:
     raise InputError(f'{options.metadata_path}: no ImportExampleGen output')
   split_dir = os.path.join(examples.uri, 'Split-eval')
@@ -107,7 +107,7 @@ def held_out_sequences(options: RunOptions) -> List[str]:
 
 
 def latest_blessing(options: RunOptions) -> bool | None:
-  blessing = _latest_artifact(options, 'ModelBlessing', 'Evaluator')
+  blessing = latest_artifact(options, 'ModelBlessing', 'Evaluator')
   if blessing is None:
     return None
   return blessing.custom_properties['blessed'].int_value == 1

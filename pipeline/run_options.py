@@ -68,7 +68,9 @@ class RunOptions:
     0, 'Examples per epoch (1e6 accepted); 0 = the whole training split.'
   )
   eval_size: int = _opt(0, 'Examples evaluated per epoch report; 0 = all.')
-  mbsz: int = _opt(128, 'Minibatch size.')
+  mbsz: int = _opt(
+    64, 'Minibatch size (the manuscript used 64; the original default 128).'
+  )
   seed: int = _opt(0, 'Random seed of the (first) training run.')
   epoch_interval_to_save_best: int = _opt(
     5, 'Compare validation loss every N epochs; the best is exported.'

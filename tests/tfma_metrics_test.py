@@ -1,0 +1,129 @@
+"""The TFMA rank metric, run in Beam, against scipy/sklearn on the same data."""
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from scipy import stats
+from sklearn import metrics as sk_metrics
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.metrics import metric_types
+
+from components import rank_metrics
+from components import tfma_metrics
+
+OUTPUTS = ['reads_a', 'reads_b', 'all_zero']
+
+
+def _data(n=3000, seed=0):
+  rng = np.random.default_rng(seed)
+  labels = np.stack(
+    [
+      rng.poisson(rng.gamma(0.3, 4.0, n)),  # Heavy ties, many zeros.
+      rng.poisson(1.0, n),
+      np.zeros(n),  # No positives at all: AUC undefined, must not crash.
+    ],
+    axis=1,
+  ).astype(np.float64)
+  predictions = labels + rng.normal(0, 2.0, labels.shape)
+  predictions[rng.random(n) < 0.01, 1] = np.nan  # Reported, not fatal.
+  return labels, predictions
+
+
+def _eval_config():
+  return tfma.EvalConfig(
+    model_specs=[tfma.ModelSpec(label_keys={o: o for o in OUTPUTS})]
+  )
+
+
+def _inputs(labels, predictions):
+  for row_labels, row_predictions in zip(labels, predictions):
+    yield metric_types.StandardMetricInputs(
+      labels={o: np.array([v]) for o, v in zip(OUTPUTS, row_labels)},
+      predictions={o: np.array([v]) for o, v in zip(OUTPUTS, row_predictions)},
+      example_weights=None,
+    )
+
+
+# Filled by the in-process Beam runner (module-level, so it is not pickled
+# by value).
+_RESULTS = []
+
+
+def _collect(result):
+  _RESULTS.append(result)
+
+
+def _run_in_beam(labels, predictions):
+  metric = tfma_metrics.AptamerRankMetrics(outputs=OUTPUTS)
+  [computation] = metric.computations(
+    eval_config=_eval_config(), model_names=['']
+  )
+  _RESULTS.clear()
+  with beam.Pipeline(runner='DirectRunner') as p:
+    _ = (
+      p
+      | beam.Create(list(_inputs(labels, predictions)))
+      | beam.CombineGlobally(computation.combiner)
+      | beam.Map(_collect)
+    )
+  [result] = _RESULTS
+  return {(k.output_name, k.name): v for k, v in result.items()}
+
+
+@pytest.fixture(scope='module')
+def computed():
+  labels, predictions = _data()
+  return labels, predictions, _run_in_beam(labels, predictions)
+
+
+def test_auc_matches_sklearn(computed):
+  labels, predictions, result = computed
+  for i, output in enumerate(OUTPUTS[:2]):
+    keep = ~np.isnan(predictions[:, i])
+    y, p = labels[keep, i], predictions[keep, i]
+    nonzero = y[y != 0]
+    top = y > np.percentile(nonzero, 99)
+    expected = sk_metrics.roc_auc_score(top, p)
+    assert result[(output, 'auc/true_top_1p')] == pytest.approx(expected, 1e-9)
+
+
+def test_correlations_match_scipy(computed):
+  labels, predictions, result = computed
+  for i, output in enumerate(OUTPUTS[:2]):
+    keep = ~np.isnan(predictions[:, i])
+    y, p = labels[keep, i], predictions[keep, i]
+    assert result[(output, 'spearman_correlation/score_all')] == pytest.approx(
+      stats.spearmanr(y, p).correlation, 1e-9
+    )
+    assert result[(output, 'pearson_correlation/score_all')] == pytest.approx(
+      stats.pearsonr(y, p)[0], 1e-9
+    )
+
+
+def test_all_zero_output_and_nan_predictions_are_reported(computed):
+  labels, predictions, result = computed
+  assert np.isnan(result[('all_zero', 'auc/true_top_1p')])
+  assert (
+    result[('reads_b', 'nan_predictions')]
+    == np.isnan(predictions[:, 1]).sum()
+    > 0
+  )
+  assert result[('reads_a', 'count')] == len(labels)
+
+
+def test_every_value_equals_the_numpy_implementation(computed):
+  labels, predictions, result = computed
+  table = rank_metrics.evaluation_table(labels, predictions, OUTPUTS)
+  for output, row in table.items():
+    key = '' if output == rank_metrics.MEAN_ROW else output
+    for metric, value in row.items():
+      np.testing.assert_equal(result[(key, metric)], value)
+  # The key thresholds address: the mean over outputs, output name ''.
+  assert ('', tfma_metrics.DEFAULT_NAME) in result
+
+
+def test_bad_configuration_is_rejected():
+  with pytest.raises(ValueError, match='needs at least one output'):
+    tfma_metrics.AptamerRankMetrics(outputs=[])
+  with pytest.raises(ValueError, match='name must be one of'):
+    tfma_metrics.AptamerRankMetrics(outputs=['a'], name='accuracy')
