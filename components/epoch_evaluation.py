@@ -25,6 +25,7 @@ import tensorflow as tf
 from components import rank_metrics
 
 REPORT_FILENAME = 'epoch_report.jsonl'
+REPORT_COLUMNS = ('loss',) + rank_metrics.DEFAULT_REPORT_COLUMNS
 LOGGED_METRICS = (
   'auc/true_top_1p',
   'spearman_correlation/score_all',
@@ -33,40 +34,27 @@ LOGGED_METRICS = (
 )
 
 
-def _concat(parts):
-  if isinstance(parts[0], dict):
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-  return np.concatenate(parts)
-
-
-def _head(values, limit):
-  if isinstance(values, dict):
-    return {k: v[:limit] for k, v in values.items()}
-  return values[:limit]
-
-
-def materialize(
-  dataset: tf.data.Dataset, limit: int = 0
-) -> Tuple[Any, np.ndarray]:
-  """(inputs, labels) arrays from a dataset of such batches.
+def materialize(dataset: tf.data.Dataset, limit: int = 0) -> Tuple[Any, Any]:
+  """(inputs, labels) numpy structures from a dataset of such batches.
 
   Args:
-    dataset: batches of (inputs, labels [batch, outputs]); inputs may be an
-      array or a dict of arrays.
+    dataset: batches of (inputs, labels); either may be an array or a
+      nested structure (dict, tuple) of arrays.
     limit: keep at most this many examples; 0 keeps all.
   """
-  inputs, counts = [], []
+  batches = []
   total = 0
-  for x, y in dataset.as_numpy_iterator():
-    inputs.append(x)
-    counts.append(y)
-    total += len(y)
+  for batch in dataset.as_numpy_iterator():
+    batches.append(batch)
+    total += len(tf.nest.flatten(batch)[0])
     if limit and total >= limit:
       break
-  if not inputs:
+  if not batches:
     raise ValueError('no examples to evaluate')
-  x, y = _concat(inputs), np.concatenate(counts)
-  return (_head(x, limit), y[:limit]) if limit else (x, y)
+  joined = tf.nest.map_structure(lambda *parts: np.concatenate(parts), *batches)
+  if limit:
+    joined = tf.nest.map_structure(lambda a: a[:limit], joined)
+  return joined
 
 
 class EpochEvaluation(keras.callbacks.Callback):
@@ -75,9 +63,13 @@ class EpochEvaluation(keras.callbacks.Callback):
   Args:
     predict_fn: maps inputs (an array or a dict of arrays) to predicted
       outputs [batch, outputs].
-    datasets: name -> (inputs, raw counts); the name 'validation' is logged
-      with the `val_` prefix, any other name without a prefix.
+    datasets: name -> (inputs, (raw counts, normalised targets)); the name
+      'validation' is logged with the `val_` prefix, any other name without
+      a prefix.
     output_names: one name per output column.
+    loss_fn: (normalised targets, predictions) -> per example and output
+      loss, NaN where undefined; gives each row's `loss` (the mean row's is
+      the training loss).
     report_path: JSON-lines file to append each epoch's tables to ('' to
       skip).
     print_fn: where the tables go.
@@ -88,10 +80,12 @@ class EpochEvaluation(keras.callbacks.Callback):
     predict_fn: Callable[[np.ndarray], np.ndarray],
     datasets: Dict[str, Tuple[np.ndarray, np.ndarray]],
     output_names: List[str],
+    loss_fn: Callable[[Any, Any], Any],
     report_path: str = '',
     print_fn: Optional[Callable[[str], None]] = print,
   ):
     super().__init__()
+    self._loss_fn = loss_fn
     self._predict_fn = predict_fn
     self._datasets = datasets
     self._output_names = list(output_names)
@@ -102,15 +96,22 @@ class EpochEvaluation(keras.callbacks.Callback):
   def evaluate(self, epoch: int) -> Dict[str, Dict]:
     """Scores every dataset; returns name -> evaluation table."""
     tables = {}
-    for name, (inputs, counts) in self._datasets.items():
+    for name, (inputs, (counts, targets)) in self._datasets.items():
       predicted = np.asarray(self._predict_fn(inputs), np.float64)
-      tables[name] = rank_metrics.evaluation_table(
+      table = rank_metrics.evaluation_table(
         counts.astype(np.float64), predicted, self._output_names
       )
+      per_output = _column_nanmean(
+        np.asarray(self._loss_fn(targets, predicted.astype(np.float32)))
+      )
+      for output, loss in zip(self._output_names, per_output):
+        table[output]['loss'] = loss
+      table[rank_metrics.MEAN_ROW]['loss'] = _nanmean(per_output)
+      tables[name] = table
       label = 'pre-training' if epoch < 0 else f'epoch {epoch + 1}'
       self._print(
         f'\n{name} evaluation, {label} ({len(counts)} examples):\n'
-        + rank_metrics.format_table(tables[name])
+        + rank_metrics.format_table(table, columns=REPORT_COLUMNS)
       )
     record = {'epoch': epoch + 1, 'tables': tables}
     self.tables.append(record)
@@ -130,6 +131,16 @@ class EpochEvaluation(keras.callbacks.Callback):
       prefix = 'val_' if name == 'validation' else ''
       for metric in LOGGED_METRICS:
         logs[prefix + metric] = table[rank_metrics.MEAN_ROW][metric]
+
+
+def _column_nanmean(values: np.ndarray) -> List[float]:
+  return [_nanmean(values[:, j]) for j in range(values.shape[1])]
+
+
+def _nanmean(values) -> float:
+  values = np.asarray(values, np.float64)
+  finite = values[~np.isnan(values)]
+  return float(finite.mean()) if len(finite) else float('nan')
 
 
 def nan_to_none(value):

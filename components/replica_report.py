@@ -62,8 +62,8 @@ def _float(value) -> float:
 def summarize(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
   """mean, std (ddof=1), min and max of each metric over replicas."""
   out = []
-  for metric in rank_metrics.OUTPUT_KEYS:
-    values = np.array([r[metric] for r in rows], np.float64)
+  for metric in ('loss',) + rank_metrics.OUTPUT_KEYS:
+    values = np.array([r.get(metric, np.nan) for r in rows], np.float64)
     finite = values[~np.isnan(values)]
     out.append(
       {

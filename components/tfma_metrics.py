@@ -33,16 +33,22 @@ class AptamerRankMetrics(metric_types.Metric):
       key in the ModelSpec.
     name: the metric key that thresholds address: a name from
       `rank_metrics.OUTPUT_KEYS`, reported as the mean over outputs.
+    only_named: emit only the `name` mean (for a second threshold on the
+      same outputs without computing duplicate keys).
   """
 
-  def __init__(self, outputs: List[str], name: str = DEFAULT_NAME):
+  def __init__(
+    self, outputs: List[str], name: str = DEFAULT_NAME, only_named: bool = False
+  ):
     if name not in rank_metrics.OUTPUT_KEYS:
       raise ValueError(
         f'AptamerRankMetrics name must be one of {rank_metrics.OUTPUT_KEYS}'
       )
     if not outputs:
       raise ValueError('AptamerRankMetrics needs at least one output')
-    super().__init__(_computations, name=name, outputs=list(outputs))
+    super().__init__(
+      _computations, name=name, outputs=list(outputs), only_named=only_named
+    )
 
 
 metric_types.register_metric(AptamerRankMetrics)
@@ -70,6 +76,7 @@ def metric_keys(
 def _computations(
   name: str,
   outputs: List[str],
+  only_named: bool = False,
   eval_config: Optional[config_pb2.EvalConfig] = None,
   model_names: Optional[List[str]] = None,
   example_weighted: bool = False,
@@ -77,6 +84,8 @@ def _computations(
   computations = []
   for model_name in model_names or ['']:
     keys = metric_keys(name, outputs, model_name, example_weighted)
+    if only_named:
+      keys = {'': {name: keys[''][name]}}
     computations.append(
       metric_types.MetricComputation(
         keys=[k for per_output in keys.values() for k in per_output.values()],
@@ -141,7 +150,8 @@ class _RankMetricsCombiner(beam.CombineFn):
     table = rank_metrics.evaluation_table(actual, predicted, self._outputs)
     result = {}
     for output, row in table.items():
-      keys = self._keys['' if output == rank_metrics.MEAN_ROW else output]
+      keys = self._keys.get('' if output == rank_metrics.MEAN_ROW else output)
       for metric, value in row.items():
-        result[keys[metric]] = float(value)
+        if keys and metric in keys:
+          result[keys[metric]] = float(value)
     return result

@@ -140,12 +140,14 @@ def prepare_data(
 def epoch_evaluation_callback(
   train_model: keras.Model,
   data: training_data.TrainingData,
+  loss_name: str,
   report_path: str = '',
 ) -> epoch_evaluation.EpochEvaluation:
   return epoch_evaluation.EpochEvaluation(
     predict_fn=lambda x: train_model.predict(x, batch_size=4096, verbose=0),
     datasets=data.rank_samples,
     output_names=data.spec.outputs,
+    loss_fn=lambda y, p: losses.per_example_and_target(loss_name, y, p),
     report_path=report_path,
   )
 
@@ -244,6 +246,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       epoch_evaluation_callback(
         train_model,
         data,
+        run.options.loss_name,
         os.path.join(fn_args.model_run_dir, epoch_evaluation.REPORT_FILENAME),
       ),
       best,

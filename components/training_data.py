@@ -261,9 +261,9 @@ class TrainingData:
     validation: the validation split as (inputs, normalised labels), all
       examples (the original evaluated with PREPROCESS_ALL_COUNTS).
     fit_kwargs: extra `fit` arguments (epochs, steps_per_epoch).
-    rank_samples: name -> (inputs, raw labels) for the per-epoch rank
-      metrics: a fixed sample of training examples and the validation
-      split, each capped at eval_size.
+    rank_samples: name -> (inputs, (raw labels, normalised labels)) for the
+      per-epoch reports: a fixed sample of training examples and the
+      validation split, each capped at eval_size.
     spec: the columns read.
   """
 
@@ -340,7 +340,10 @@ def prepare(
     ('validation', fn_args.eval_files, False),
   ):
     raw = batches(files, EVAL_BATCH_SIZE, shuffle).map(
-      lambda b: (model_inputs(b, spec), labels(b, spec, raw=True))
+      lambda b: (
+        model_inputs(b, spec),
+        (labels(b, spec, raw=True), labels(b, spec, raw=False)),
+      )
     )
     rank_samples[name] = epoch_evaluation.materialize(raw, training.eval_size)
   # Input work must not crowd out the training step on small machines.

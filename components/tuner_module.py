@@ -69,7 +69,9 @@ class AptamerHyperModel(keras_tuner.HyperModel):
     # callbacks read it at the end of each epoch, so it goes first.
     callbacks = [
       trainer_module.divergence_guard(self._run),
-      trainer_module.epoch_evaluation_callback(model, self._data),
+      trainer_module.epoch_evaluation_callback(
+        model, self._data, self._run.options.loss_name
+      ),
     ] + list(callbacks or [])
     try:
       return model.fit(*args, callbacks=callbacks, **kwargs)

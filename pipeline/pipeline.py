@@ -28,7 +28,9 @@ from schema import experiment as experiment_lib
 
 
 def make_eval_config(
-  target_names: List[str], min_auc_true_top_1p: float
+  target_names: List[str],
+  min_auc_true_top_1p: float,
+  min_spearman: Optional[float] = None,
 ) -> tfma.EvalConfig:
   """TFMA config: aptamer rank metrics on the held-out clusters.
 
@@ -37,7 +39,9 @@ def make_eval_config(
   over outputs of `auc/true_top_1p` (ROC-AUC for the true top 1% of nonzero
   counts, the original's model-selection metric) reaches
   `min_auc_true_top_1p`, and is no worse than the latest blessed model's
-  (the change threshold is ignored while there is no baseline).
+  (the change threshold is ignored while there is no baseline). With
+  `min_spearman`, the mean Spearman correlation (all examples) must reach it
+  too.
   """
   threshold = tfma.MetricThreshold(
     value_threshold=tfma.GenericValueThreshold(
@@ -61,6 +65,31 @@ def make_eval_config(
       )
     ],
   )
+  metric_configs = [tfma.MetricConfig(class_name='ExampleCount'), rank_metrics]
+  if min_spearman is not None:
+    metric_configs.append(
+      tfma.MetricConfig(
+        class_name='AptamerRankMetrics',
+        module='components.tfma_metrics',
+        config=json.dumps(
+          {
+            'outputs': list(target_names),
+            'name': 'spearman_correlation/score_all',
+            'only_named': True,
+          }
+        ),
+        per_slice_thresholds=[
+          tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec()],
+            threshold=tfma.MetricThreshold(
+              value_threshold=tfma.GenericValueThreshold(
+                lower_bound={'value': min_spearman}
+              )
+            ),
+          )
+        ],
+      )
+    )
   return tfma.EvalConfig(
     model_specs=[
       tfma.ModelSpec(
@@ -76,11 +105,7 @@ def make_eval_config(
       tfma.SlicingSpec(feature_keys=[features.GC_SLICE]),
       tfma.SlicingSpec(feature_keys=[features.ABUNDANCE_SLICE]),
     ],
-    metrics_specs=[
-      tfma.MetricsSpec(
-        metrics=[tfma.MetricConfig(class_name='ExampleCount'), rank_metrics]
-      )
-    ],
+    metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
   )
 
 
@@ -95,6 +120,7 @@ def create_pipeline(
   training: Dict[str, Any],
   min_auc_true_top_1p: float,
   beam_pipeline_args: List[str],
+  min_spearman: Optional[float] = None,
   tuner: Optional[Dict[str, Any]] = None,
   sweep: Optional[List[Dict[str, Any]]] = None,
   num_replicas: int = 1,
@@ -122,6 +148,8 @@ def create_pipeline(
     min_auc_true_top_1p: blessing threshold on the mean over outputs of
       `auc/true_top_1p` on the held-out clusters.
     beam_pipeline_args: arguments for every Beam-based component.
+    min_spearman: optional blessing threshold on the mean Spearman
+      correlation over outputs (overall slice).
     tuner: random-search settings (`num_trials`, `tuner_loss`,
       `max_strides`, `max_rates`); None trains `hparams` directly.
     sweep: meta-parameter combinations (`components.sweep.MetaCombination`
@@ -351,7 +379,9 @@ def create_pipeline(
     model=trainer.outputs['model'],
     baseline_model=model_resolver.outputs['model'],
     eval_config=make_eval_config(
-      targets + list(options.additional_outputs), min_auc_true_top_1p
+      targets + list(options.additional_outputs),
+      min_auc_true_top_1p,
+      min_spearman,
     ),
   )
 

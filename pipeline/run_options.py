@@ -180,6 +180,11 @@ class RunOptions:
     'Blessing threshold: mean over outputs of auc/true_top_1p on the '
     'held-out clusters (0.5 = chance).',
   )
+  min_spearman: float = _opt(
+    -1.0,
+    'Optional blessing threshold on the mean Spearman correlation over '
+    'outputs (overall slice); -1 = none.',
+  )
   beam_mode: str = _opt(
     'in_memory',
     "DirectRunner preset: 'in_memory' or 'multi_processing' (workers).",
@@ -351,6 +356,9 @@ def pipeline_kwargs(options: RunOptions) -> Dict[str, Any]:
     'model': model(options),
     'training': training(options),
     'min_auc_true_top_1p': options.min_auc_true_top_1p,
+    'min_spearman': None
+    if options.min_spearman <= -1
+    else options.min_spearman,
     'tuner': tuner,
     'sweep': grid or None,
     'num_replicas': options.num_replicas,

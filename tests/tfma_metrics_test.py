@@ -127,3 +127,29 @@ def test_bad_configuration_is_rejected():
     tfma_metrics.AptamerRankMetrics(outputs=[])
   with pytest.raises(ValueError, match='name must be one of'):
     tfma_metrics.AptamerRankMetrics(outputs=['a'], name='accuracy')
+
+
+def test_only_named_emits_just_the_thresholded_mean():
+  labels, predictions = _data(n=500, seed=1)
+  metric = tfma_metrics.AptamerRankMetrics(
+    outputs=OUTPUTS, name='spearman_correlation/score_all', only_named=True
+  )
+  [computation] = metric.computations(
+    eval_config=_eval_config(), model_names=['']
+  )
+  assert [(k.output_name, k.name) for k in computation.keys] == [
+    ('', 'spearman_correlation/score_all')
+  ]
+  _RESULTS.clear()
+  with beam.Pipeline(runner='DirectRunner') as p:
+    _ = (
+      p
+      | beam.Create(list(_inputs(labels, predictions)))
+      | beam.CombineGlobally(computation.combiner)
+      | beam.Map(_collect)
+    )
+  [result] = _RESULTS
+  table = rank_metrics.evaluation_table(labels, predictions, OUTPUTS)
+  assert list(result.values()) == [
+    table['mean']['spearman_correlation/score_all']
+  ]
