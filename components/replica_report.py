@@ -7,8 +7,6 @@ replica exported (its best epoch, else its last), and writes per-metric
 mean, standard deviation (ddof=1), min and max as CSV and Markdown.
 """
 
-import csv
-import io
 import json
 import os
 from typing import Any
@@ -25,6 +23,7 @@ from tfx.utils import io_utils
 from components import epoch_evaluation
 from components import fan_in
 from components import rank_metrics
+from components import report_tables
 from components import trainer_module
 
 REPORT_CSV = 'replica_report.csv'
@@ -78,28 +77,6 @@ def summarize(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
   return out
 
 
-def _csv(rows):
-  out = io.StringIO()
-  writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator='\n')
-  writer.writeheader()
-  writer.writerows(rows)
-  return out.getvalue()
-
-
-def _markdown(rows):
-  columns = list(rows[0])
-  lines = ['| ' + ' | '.join(columns) + ' |', '|' + '---|' * len(columns)]
-  for row in rows:
-    lines.append(
-      '| '
-      + ' | '.join(
-        f'{v:.4f}' if isinstance(v, float) else str(v) for v in row.values()
-      )
-      + ' |'
-    )
-  return '\n'.join(lines) + '\n'
-
-
 class Executor(base_executor.BaseExecutor):
   """Reads every replica's model run, writes the variance report."""
 
@@ -116,15 +93,19 @@ class Executor(base_executor.BaseExecutor):
       rows.append({'replica': i, **exported_validation_row(run_dir)})
     summary = summarize(rows)
     out_dir = artifact_utils.get_single_uri(output_dict['replica_report'])
-    io_utils.write_string_file(os.path.join(out_dir, REPLICAS_CSV), _csv(rows))
-    io_utils.write_string_file(os.path.join(out_dir, REPORT_CSV), _csv(summary))
+    io_utils.write_string_file(
+      os.path.join(out_dir, REPLICAS_CSV), report_tables.to_csv(rows)
+    )
+    io_utils.write_string_file(
+      os.path.join(out_dir, REPORT_CSV), report_tables.to_csv(summary)
+    )
     io_utils.write_string_file(
       os.path.join(out_dir, REPORT_MD),
       f'# Replica report ({len(rows)} replicas, validation mean over '
       'outputs at each exported epoch)\n\n'
-      + _markdown(summary)
+      + report_tables.to_markdown(summary)
       + '\n## Replicas\n\n'
-      + _markdown(
+      + report_tables.to_markdown(
         [
           {
             k: r[k]

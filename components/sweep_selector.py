@@ -13,8 +13,6 @@ generated with one named input per Tuner (`best_hyperparameters_<i>`,
 Tuner.
 """
 
-import csv
-import io
 import json
 import math
 import os
@@ -31,6 +29,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
 from components import fan_in
+from components import report_tables
 from components import tuner_executor
 
 COMBINATIONS_KEY = 'combinations'
@@ -115,32 +114,11 @@ def best_per_combination(rows: List[Dict[str, Any]]) -> List[Dict]:
   return best
 
 
-def to_csv(rows: List[Dict[str, Any]]) -> str:
-  out = io.StringIO()
-  if rows:
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator='\n')
-    writer.writeheader()
-    writer.writerows(rows)
-  return out.getvalue()
+to_csv = report_tables.to_csv
 
 
 def to_markdown(rows: List[Dict[str, Any]], title: str) -> str:
-  if not rows:
-    return f'## {title}\n\n(no trials)\n'
-  columns = list(rows[0])
-  lines = [
-    f'## {title}',
-    '',
-    '| ' + ' | '.join(columns) + ' |',
-    '|' + '---|' * len(columns),
-  ]
-  for row in rows:
-    cells = [
-      f'{v:.4f}' if isinstance(v, float) else str(v).replace('|', '/')
-      for v in row.values()
-    ]
-    lines.append('| ' + ' | '.join(cells) + ' |')
-  return '\n'.join(lines) + '\n'
+  return f'## {title}\n\n' + report_tables.to_markdown(rows)
 
 
 class Executor(base_executor.BaseExecutor):

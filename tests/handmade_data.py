@@ -1,4 +1,4 @@
-"""A small hand-made dataset in the data contract, for pipeline tests."""
+"""Small hand-made experiments and datasets in the data contract, for tests."""
 
 import os
 
@@ -55,3 +55,29 @@ def write_dataset(directory, break_example=None, experiment=EXPERIMENT):
         seq, counts = break_example(i, seq, counts)
       writer.write(_example(seq, counts, i // 2 + 1).SerializeToString())
   return directory
+
+
+# library -> r1 (particle display: target, serum as background, positive and
+# negative reads) -> r2 (SELEX on target). r2's input round r1 has positive
+# reads, which are themselves a target column, so parent counts matter.
+THREE_ROUND_EXPERIMENT = """
+sequence_length: 12
+rounds { key: "lib" value { method: RANDOM positive_reads { name: "lib" } } }
+rounds {
+  key: "r1"
+  value {
+    input: "lib" method: PARTICLE_DISPLAY
+    target_concentrations { key: "target" value: 10 }
+    background_concentrations { key: "serum" value: 1 }
+    positive_reads { name: "r1_pos" } negative_reads { name: "r1_neg" }
+  }
+}
+rounds {
+  key: "r2"
+  value {
+    input: "r1" method: SELEX
+    target_concentrations { key: "target" value: 1 }
+    positive_reads { name: "r2_pos" }
+  }
+}
+"""

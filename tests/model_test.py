@@ -1,5 +1,6 @@
 """Tests for the network and how it is assembled with an output layer."""
 
+import handmade_data
 import keras
 import numpy as np
 import pytest
@@ -10,27 +11,7 @@ from components import model_options
 from schema import experiment as experiment_lib
 
 _EXPERIMENT = experiment_lib.parse_experiment(
-  """
-  sequence_length: 12
-  rounds { key: "lib" value { method: RANDOM positive_reads { name: "lib" } } }
-  rounds {
-    key: "r1"
-    value {
-      input: "lib" method: PARTICLE_DISPLAY
-      target_concentrations { key: "target" value: 10 }
-      background_concentrations { key: "serum" value: 1 }
-      positive_reads { name: "r1_pos" } negative_reads { name: "r1_neg" }
-    }
-  }
-  rounds {
-    key: "r2"
-    value {
-      input: "r1" method: SELEX
-      target_concentrations { key: "target" value: 1 }
-      positive_reads { name: "r2_pos" }
-    }
-  }
-  """
+  handmade_data.THREE_ROUND_EXPERIMENT
 )
 _SIGNS = experiment_lib.selection_signs(_EXPERIMENT)
 _HP = model_lib.HParams(num_conv_layers=2, num_fc_layers=1, conv_widths=[4, 4])

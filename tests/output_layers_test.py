@@ -1,5 +1,6 @@
 """Each output layer on a tiny batch, against hand-computed values."""
 
+import handmade_data
 import keras
 import numpy as np
 import pytest
@@ -8,31 +9,8 @@ from components import losses
 from components import output_layers
 from schema import experiment as experiment_lib
 
-# library -> r1 (particle display: target, serum as background, positive and
-# negative reads) -> r2 (SELEX on target). r2's input round r1 has positive
-# reads, which are themselves a target column, so parent counts matter.
 _EXPERIMENT = experiment_lib.parse_experiment(
-  """
-  sequence_length: 12
-  rounds { key: "lib" value { method: RANDOM positive_reads { name: "lib" } } }
-  rounds {
-    key: "r1"
-    value {
-      input: "lib" method: PARTICLE_DISPLAY
-      target_concentrations { key: "target" value: 10 }
-      background_concentrations { key: "serum" value: 1 }
-      positive_reads { name: "r1_pos" } negative_reads { name: "r1_neg" }
-    }
-  }
-  rounds {
-    key: "r2"
-    value {
-      input: "r1" method: SELEX
-      target_concentrations { key: "target" value: 1 }
-      positive_reads { name: "r2_pos" }
-    }
-  }
-  """
+  handmade_data.THREE_ROUND_EXPERIMENT
 )
 SIGNS = experiment_lib.selection_signs(_EXPERIMENT)
 READS = list(SIGNS.reads)  # r1_neg, r1_pos, r2_pos
