@@ -207,6 +207,11 @@ def fold(sequence: str, parameters: FoldingParameters) -> Dict[str, float]:
   check_sequence(sequence)
   full = parameters.full_sequence(sequence)
   md, params, exp_params = prepare(parameters)
+  if _loaded != parameters.energy_parameters:
+    # Seen in one process switching sets: the substitution below alone then
+    # folded with the globally loaded set. Reloading on a switch costs
+    # nothing in Beam workers, which use one set.
+    load_energy_parameters(parameters.energy_parameters)
   fc = RNA.fold_compound(full, md)
   # Replaces the parameters built from the global set with the requested.
   fc.params_subst(params)
