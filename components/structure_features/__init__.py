@@ -1,6 +1,8 @@
 """StructureFeatures: ViennaRNA secondary-structure features for examples.
 
-folding.py    one sequence -> features (ViennaRNA only)
-executor.py   the Beam executor: dedup, cache, fold, join back
-component.py  the TFX component and its spec
+folding.py           one sequence -> features (ViennaRNA only)
+worker_functions.py  what the Beam workers run: parse, fold, join back
+example_proto.py     tf.Example without TensorFlow, for the workers
+executor.py          the Beam executor: dedup, cache, fold, join back
+component.py         the TFX component and its spec
 """

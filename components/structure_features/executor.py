@@ -16,7 +16,8 @@ the join back to the examples. A side input of all features would have to
 fit in every worker's memory; the shuffle scales with the data instead, and
 examples have to move to meet their features either way. Each worker loads
 the energy parameter set in `DoFn.setup` (and `folding.fold` checks it), so
-nothing depends on what the launching process loaded.
+nothing depends on what the launching process loaded. The workers run
+`worker_functions` only, which imports neither TensorFlow nor TFX.
 
 Cache: `<cache_dir>/<fingerprint>/` holds `features-*.tfrecord.gz` shards of
 tf.Examples (`sequence` plus the five features, as float32, exactly what
@@ -35,13 +36,11 @@ from typing import Any
 from typing import Dict
 from typing import Iterable
 from typing import List
-from typing import Tuple
 import uuid
 
 from absl import logging
 import apache_beam as beam
 from apache_beam.metrics import metric
-import tensorflow as tf
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
@@ -50,6 +49,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
 from components.structure_features import folding
+from components.structure_features import worker_functions
+
+# Raised here and in the workers; re-exported for callers of the executor.
+StructureFeaturesError = worker_functions.StructureFeaturesError
 
 EXAMPLES_KEY = 'examples'
 # ComponentSpec keys must differ between inputs and outputs.
@@ -63,22 +66,9 @@ SEQUENCE_FEATURE_KEY = 'sequence_feature'
 ENERGY_PARAMETERS_KEY = 'energy_parameters'
 CACHE_DIR_KEY = 'cache_dir'
 
-# Beam counters, also set as int custom properties of the output artifact.
-METRICS_NAMESPACE = 'structure_features'
-EXAMPLES_COUNTER = 'examples'
-UNIQUE_COUNTER = 'unique_sequences'
-CACHE_HITS_COUNTER = 'cache_hits'
-FOLDED_COUNTER = 'folded'
-
 OUTPUT_FILE_PREFIX = 'data_tfrecord'
 CACHE_SHARD_PREFIX = 'features'
 CACHE_SHARD_SUFFIX = '.tfrecord.gz'
-_CACHED = 'cached'
-_NEW_CACHE = 'new_cache'
-
-
-class StructureFeaturesError(ValueError):
-  """Bad input examples or parameters; the message names the culprit."""
 
 
 def folding_parameters(exec_properties: Dict[str, Any]):
@@ -103,112 +93,6 @@ def folding_parameters(exec_properties: Dict[str, Any]):
     raise StructureFeaturesError(str(e)) from e
 
 
-def _key_by_sequence(
-  serialized: bytes, split: str, split_index: int, sequence_feature: str
-) -> Tuple[str, Tuple[int, bytes]]:
-  """(sequence, (split index, serialized example)); checks the sequence."""
-  example = tf.train.Example.FromString(serialized)
-  feature = example.features.feature.get(sequence_feature)
-  values = feature.bytes_list.value if feature is not None else []
-  if len(values) != 1:
-    raise StructureFeaturesError(
-      f"split '{split}': an example has no single bytes feature "
-      f"'{sequence_feature}' (got {len(values)} values): {str(example)[:200]}"
-    )
-  sequence = values[0].decode('ascii', 'replace')
-  for name in folding.FEATURES:
-    if name in example.features.feature:
-      raise StructureFeaturesError(
-        f"split '{split}': the example of sequence {sequence!r} already has "
-        f"a feature '{name}'; remove it from the input to compute it here"
-      )
-  try:
-    folding.check_sequence(sequence)
-  except folding.FoldingError as e:
-    raise StructureFeaturesError(f"split '{split}': {e}") from e
-  return sequence, (split_index, serialized)
-
-
-def _features_example(sequence: str, features: Dict[str, float]) -> bytes:
-  """A cache record: the sequence and its features as a tf.Example."""
-  feature = {
-    'sequence': tf.train.Feature(
-      bytes_list=tf.train.BytesList(value=[sequence.encode()])
-    )
-  }
-  for name in folding.FEATURES:
-    feature[name] = tf.train.Feature(
-      float_list=tf.train.FloatList(value=[features[name]])
-    )
-  example = tf.train.Example(features=tf.train.Features(feature=feature))
-  return example.SerializeToString()
-
-
-def _parse_cache_record(serialized: bytes) -> Tuple[str, Dict[str, float]]:
-  feature = tf.train.Example.FromString(serialized).features.feature
-  sequence = feature['sequence'].bytes_list.value[0].decode()
-  return sequence, {n: feature[n].float_list.value[0] for n in folding.FEATURES}
-
-
-class _AddStructureFeatures(beam.DoFn):
-  """Per unique sequence: features from the cache or ViennaRNA, joined back.
-
-  Outputs (split index, serialized example with the features) for every
-  example of the sequence, and (sequence, features) on `new_cache` for each
-  sequence it folded.
-  """
-
-  def __init__(
-    self, parameters: folding.FoldingParameters, split_names: List[str]
-  ):
-    self._parameters = parameters
-    self._split_names = split_names
-    self._examples = metric.Metrics.counter(METRICS_NAMESPACE, EXAMPLES_COUNTER)
-    self._unique = metric.Metrics.counter(METRICS_NAMESPACE, UNIQUE_COUNTER)
-    self._hits = metric.Metrics.counter(METRICS_NAMESPACE, CACHE_HITS_COUNTER)
-    self._folded = metric.Metrics.counter(METRICS_NAMESPACE, FOLDED_COUNTER)
-
-  def setup(self):
-    # The parameter set is process-global in ViennaRNA: load it in this
-    # worker, whatever the launching process did.
-    folding.prepare(self._parameters)
-
-  def _features(self, sequence, cached, split_index):
-    for features in cached:  # Any copy: shards may overlap.
-      self._hits.inc()
-      return features, False
-    try:
-      features = folding.fold(sequence, self._parameters)
-    except folding.FoldingError as e:
-      split = self._split_names[split_index]
-      raise StructureFeaturesError(f"split '{split}': {e}") from e
-    self._folded.inc()
-    return features, True
-
-  def process(self, element):
-    sequence, groups = element
-    features = None
-    for split_index, serialized in groups[EXAMPLES_KEY]:
-      if features is None:
-        features, folded = self._features(
-          sequence, groups[_CACHED], split_index
-        )
-        self._unique.inc()
-        if folded:
-          yield beam.pvalue.TaggedOutput(_NEW_CACHE, (sequence, features))
-        values = {
-          name: tf.train.Feature(
-            float_list=tf.train.FloatList(value=[features[name]])
-          )
-          for name in folding.FEATURES
-        }
-      example = tf.train.Example.FromString(serialized)
-      for name, value in values.items():
-        example.features.feature[name].CopyFrom(value)
-      self._examples.inc()
-      yield split_index, example.SerializeToString()
-
-
 def _cache_folder(cache_dir: str, parameters) -> str:
   return os.path.join(cache_dir, parameters.fingerprint())
 
@@ -230,7 +114,9 @@ def _publish_cache_shards(incoming: str, folder: str, run_id: str) -> int:
 
 def _counter(result, name: str) -> int:
   query = result.metrics().query(
-    metric.MetricsFilter().with_namespace(METRICS_NAMESPACE).with_name(name)
+    metric.MetricsFilter()
+    .with_namespace(worker_functions.METRICS_NAMESPACE)
+    .with_name(name)
   )
   total = 0
   for counter in query['counters']:
@@ -315,17 +201,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         fileio.rmtree(incoming)
       raise
 
-    stats = {
-      name: _counter(result, name)
-      for name in (
-        EXAMPLES_COUNTER,
-        UNIQUE_COUNTER,
-        CACHE_HITS_COUNTER,
-        FOLDED_COUNTER,
-      )
-    }
+    stats = {name: _counter(result, name) for name in worker_functions.COUNTERS}
     if incoming is not None:
-      if stats[FOLDED_COUNTER]:
+      if stats[worker_functions.FOLDED_COUNTER]:
         moved = _publish_cache_shards(incoming, cache_folder, run_id)
         logging.info('StructureFeatures: added %d cache shards', moved)
       if fileio.exists(incoming):
@@ -340,10 +218,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     logging.info(
       'StructureFeatures: %d examples, %d unique sequences, %d cache hits, '
       '%d folded',
-      stats[EXAMPLES_COUNTER],
-      stats[UNIQUE_COUNTER],
-      stats[CACHE_HITS_COUNTER],
-      stats[FOLDED_COUNTER],
+      stats[worker_functions.EXAMPLES_COUNTER],
+      stats[worker_functions.UNIQUE_COUNTER],
+      stats[worker_functions.CACHE_HITS_COUNTER],
+      stats[worker_functions.FOLDED_COUNTER],
     )
 
   def _run_pipeline(
@@ -369,7 +247,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         )
         | f'KeyBySequence[{split}]'
         >> beam.Map(
-          _key_by_sequence,
+          worker_functions.key_by_sequence,
           split=split,
           split_index=index,
           sequence_feature=sequence_feature,
@@ -382,20 +260,27 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         pipeline
         | 'CacheShards' >> beam.Create(cache_shards)
         | 'ReadCache' >> beam.io.ReadAllFromTFRecord()
-        | 'ParseCache' >> beam.Map(_parse_cache_record)
+        | 'ParseCache' >> beam.Map(worker_functions.parse_features_record)
       )
     else:
       cached = pipeline | 'NoCache' >> beam.Create([])
     results = (
-      {EXAMPLES_KEY: examples, _CACHED: cached}
+      {
+        worker_functions.EXAMPLES_TAG: examples,
+        worker_functions.CACHED_TAG: cached,
+      }
       | 'GroupBySequence' >> beam.CoGroupByKey()
       | 'AddStructureFeatures'
       >> beam.ParDo(
-        _AddStructureFeatures(parameters, split_names)
-      ).with_outputs(_NEW_CACHE, main=EXAMPLES_KEY)
+        worker_functions.AddStructureFeatures(parameters, split_names)
+      ).with_outputs(
+        worker_functions.NEW_CACHE_TAG, main=worker_functions.EXAMPLES_TAG
+      )
     )
-    parts = results[EXAMPLES_KEY] | 'PartitionBySplit' >> beam.Partition(
-      lambda element, _: element[0], len(split_names)
+    parts = results[
+      worker_functions.EXAMPLES_TAG
+    ] | 'PartitionBySplit' >> beam.Partition(
+      worker_functions.split_of, len(split_names)
     )
     for index, split in enumerate(split_names):
       prefix = os.path.join(
@@ -413,8 +298,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       )
     if incoming is not None:
       _ = (
-        results[_NEW_CACHE]
-        | 'SerializeCache' >> beam.MapTuple(_features_example)
+        results[worker_functions.NEW_CACHE_TAG]
+        | 'SerializeCache' >> beam.MapTuple(worker_functions.features_record)
         | 'WriteCache'
         >> beam.io.WriteToTFRecord(
           os.path.join(incoming, CACHE_SHARD_PREFIX),
