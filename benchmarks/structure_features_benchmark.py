@@ -13,11 +13,16 @@ For each sequence length, in one process run:
 
 Reports sequences/second of both and the ratio of the Beam rate to the
 target 0.8 x N x baseline rate (>= 1 meets the target). The sequences are
-random, so all are unique.
+random, so all are unique. The loop's rate does not depend on how many
+sequences it folds, so it folds at most --loop_count of them (a tenth of
+that for sequences over 50 nt) to keep the run short. Beam runs a second
+time on --small_count of the sequences; the two runs split its time into a
+fixed cost (executor construction, worker start-up, pipeline set-up) and a
+marginal rate per sequence, reported next to the end-to-end rate.
 
 Usage:
   python benchmarks/structure_features_benchmark.py \
-      [--lengths 40 100] [--counts 20000 3000] [--workers 2]
+      [--lengths 40 40 100] [--counts 20000 200000 10000] [--workers 2]
 """
 
 import argparse
@@ -118,50 +123,79 @@ def _beam(root, sequences, workers):
   return elapsed, output.get_int_custom_property('folded')
 
 
+def _row(length, count, loop_count, small_count, workers, seed):
+  """Measures one (length, count); returns the table's values."""
+  sequences = _sequences(length, count, seed + length)
+  loop_n = min(count, loop_count)
+  loop_rate = loop_n / _baseline(sequences[:loop_n])
+  with tempfile.TemporaryDirectory() as root:
+    beam_s, folded = _beam(root, sequences, workers)
+  assert folded == count, (folded, count)
+  with tempfile.TemporaryDirectory() as root:
+    small_s, folded = _beam(root, sequences[:small_count], workers)
+  assert folded == small_count, (folded, small_count)
+  target = 0.8 * workers * loop_rate
+  beam_rate = count / beam_s
+  # Two sizes split the run time into a fixed cost and a rate per sequence.
+  marginal_rate = (count - small_count) / (beam_s - small_s)
+  fixed_s = beam_s - count / marginal_rate
+  return {
+    'length': length,
+    'sequences': count,
+    'loop seq/s': f'{loop_rate:.0f}',
+    'beam s': f'{beam_s:.1f}',
+    'beam seq/s': f'{beam_rate:.0f}',
+    'beam/target': f'**{beam_rate / target:.2f}**',
+    'fixed s': f'{fixed_s:.1f}',
+    'marginal seq/s': f'{marginal_rate:.0f}',
+    'marginal/target': f'{marginal_rate / target:.2f}',
+  }
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--lengths', type=int, nargs='+', default=[40, 100])
-  parser.add_argument('--counts', type=int, nargs='+', default=[20000, 3000])
+  parser.add_argument('--lengths', type=int, nargs='+', default=[40, 40, 100])
+  parser.add_argument(
+    '--counts', type=int, nargs='+', default=[20000, 200000, 10000]
+  )
+  parser.add_argument(
+    '--loop_count',
+    type=int,
+    default=20000,
+    help='The loop folds at most this many of the sequences.',
+  )
+  parser.add_argument(
+    '--small_count',
+    type=int,
+    default=2000,
+    help='Size of the second Beam run that separates the fixed cost.',
+  )
   parser.add_argument('--workers', type=int, default=2)
   parser.add_argument('--seed', type=int, default=0)
   args = parser.parse_args()
   if len(args.lengths) != len(args.counts):
     parser.error('--lengths and --counts need the same number of values')
+  if min(args.counts) <= args.small_count:
+    parser.error('every --counts value must exceed --small_count')
   logging.set_verbosity(logging.WARNING)
 
   print(f'cpus: {os.cpu_count()}, load average before: {os.getloadavg()}')
   rows = []
   for length, count in zip(args.lengths, args.counts):
-    sequences = _sequences(length, count, args.seed + length)
-    base_s = _baseline(sequences)
-    with tempfile.TemporaryDirectory() as root:
-      beam_s, folded = _beam(root, sequences, args.workers)
-    assert folded == count, (folded, count)
-    base_rate = count / base_s
-    beam_rate = count / beam_s
-    target = 0.8 * args.workers * base_rate
+    loop_count = args.loop_count if length <= 50 else args.loop_count // 10
     rows.append(
-      (length, count, base_s, base_rate, beam_s, beam_rate, beam_rate / target)
+      _row(length, count, loop_count, args.small_count, args.workers, args.seed)
     )
-    print(f'{length}-mers done; load average: {os.getloadavg()}', flush=True)
-
-  header = (
-    'length',
-    'sequences',
-    'loop s',
-    'loop seq/s',
-    'beam s',
-    'beam seq/s',
-    'beam/target',
-  )
-  print()
-  print('| ' + ' | '.join(header) + ' |')
-  print('|' + '---|' * len(header))
-  for length, count, base_s, base_rate, beam_s, beam_rate, ratio in rows:
     print(
-      f'| {length} | {count} | {base_s:.1f} | {base_rate:.0f} | '
-      f'{beam_s:.1f} | {beam_rate:.0f} | {ratio:.2f} |'
+      f'{count} {length}-mers done; load average: {os.getloadavg()}',
+      flush=True,
     )
+
+  print()
+  print('| ' + ' | '.join(rows[0]) + ' |')
+  print('|' + '---|' * len(rows[0]))
+  for row in rows:
+    print('| ' + ' | '.join(str(v) for v in row.values()) + ' |')
   print(
     f'\ntarget = 0.8 x {args.workers} workers x loop rate; '
     f'load average after: {os.getloadavg()}'
