@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 from typing import Dict
 from typing import List
+from typing import Optional
 
 import keras
 
@@ -124,7 +125,7 @@ def build_network(
   hp: HParams,
   sequence_length: int,
   num_logits: int,
-  kmer_width: int = 0,
+  dense_inputs: Optional[Dict[str, int]] = None,
   use_one_hot: bool = True,
   name: str = 'network',
 ) -> keras.Model:
@@ -134,13 +135,15 @@ def build_network(
     hp: the hyper-parameters.
     sequence_length: L, for the one-hot input [batch, L * 4].
     num_logits: size of the final linear layer.
-    kmer_width: features of the k-mer input (0: no k-mer input).
+    dense_inputs: transformed name -> width of each 2-D input (k-mer
+      counts, structure features), joined after the conv stack in this
+      order.
     use_one_hot: whether the one-hot sequence is an input.
     name: the model's name.
 
   Returns:
     A Keras model taking a dict keyed by `features.ONE_HOT_FEATURE` and/or
-    `features.KMER_FEATURE`.
+    the names of `dense_inputs`.
   """
   reason = infeasibility(hp, sequence_length)
   if reason:
@@ -166,11 +169,11 @@ def build_network(
         name=f'conv_{i}',
       )(x)
     flat.append(keras.layers.Flatten()(x))
-  if kmer_width:
+  for input_name, width in (dense_inputs or {}).items():
     # 2-D inputs join after the conv stack (the original's layout).
-    kmers = keras.Input(shape=(kmer_width,), name=features.KMER_FEATURE)
-    inputs[features.KMER_FEATURE] = kmers
-    flat.append(kmers)
+    dense = keras.Input(shape=(width,), name=input_name)
+    inputs[input_name] = dense
+    flat.append(dense)
   if not flat:
     raise ValueError('the network needs at least one input feature')
   x = flat[0] if len(flat) == 1 else keras.layers.Concatenate()(flat)
@@ -248,14 +251,13 @@ def build_model(hp: HParams, experiment, options, signs) -> keras.Model:
     len(affinity_molecules(options.output_layer, options, signs)),
     len(options.additional_outputs),
   )
-  kmer_width = 0
-  if 'SEQUENCE_KMER_COUNT' in options.input_features:
-    kmer_width = features.num_kmers(options.kmer_k_max)
   network = build_network(
     hp,
     experiment.sequence_length,
     num_logits,
-    kmer_width=kmer_width,
+    dense_inputs=features.dense_input_widths(
+      options.input_features, options.kmer_k_max
+    ),
     use_one_hot='SEQUENCE_ONE_HOT' in options.input_features,
   )
   inputs = dict(network.input)

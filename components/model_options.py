@@ -34,7 +34,9 @@ class ModelOptions:
     dependency_norm: normaliser of parent-round counts (dependency layers).
     standardize_log_transform: STANDARDIZE on log(1 + x) rather than x.
     binarize_threshold: BINARIZE threshold.
-    input_features: `SEQUENCE_ONE_HOT` and/or `SEQUENCE_KMER_COUNT`.
+    input_features: any of `SEQUENCE_ONE_HOT`, `SEQUENCE_KMER_COUNT`,
+      `STRUCTURE_PARTITION_FUNCTION` (log Z) and `STRUCTURE_FEATURES` (all
+      five ViennaRNA features); the structure inputs need StructureFeatures.
     kmer_k_max: longest k-mer of SEQUENCE_KMER_COUNT.
     additional_outputs: float features predicted as auxiliary targets.
     affinity_target_map: molecule -> read names (FULLY_OBSERVED affinity).
@@ -90,6 +92,17 @@ class ModelOptions:
       raise ValueError(
         f'preprocess_mode must be one of {PREPROCESS_MODES}, got '
         f'{self.preprocess_mode!r}'
+      )
+    structure_inputs = sorted(
+      set(self.input_features) & set(features.STRUCTURE_INPUT_COLUMNS)
+    )
+    inject = self.preprocess_mode == 'PREPROCESS_INJECT_RANDOM_SEQUENCES'
+    if structure_inputs and inject:
+      # Injected sequences are drawn inside tf.data, where nothing folds.
+      raise ValueError(
+        'PREPROCESS_INJECT_RANDOM_SEQUENCES cannot be combined with the '
+        f'structure inputs {structure_inputs}: random sequences have no '
+        'ViennaRNA features'
       )
     if not 1 <= self.kmer_k_max <= 6:
       raise ValueError(f'kmer_k_max must be in 1..6, got {self.kmer_k_max}')

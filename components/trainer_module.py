@@ -3,9 +3,13 @@
 Exported signatures (all return predicted normalised counts per read column,
 keyed by read name, each additional output by its name, and
 `affinity_<molecule>` latent affinities):
-  * `serving_default`: serialized tf.Examples (only `sequence` is read), the
-    form TFMA and BulkInferrer feed.
-  * `serve_sequences`: raw sequence strings.
+  * `serving_default`: serialized tf.Examples (only `sequence` is read, and
+    the structure features a model with structure inputs needs), the form
+    TFMA and BulkInferrer feed.
+  * `serve_sequences`: raw sequence strings (`sequences`); a model with
+    structure inputs also takes each structure feature it needs as a
+    float32 vector named like the example feature (e.g. `partition_function`,
+    from `components.structure_features.folding.fold`).
   * `transform_features`: serialized tf.Examples -> transformed features, for
     TFMA's preprocessing of labels.
 """
@@ -167,7 +171,8 @@ def make_serving_signatures(
   """The exported signatures (see the module docstring)."""
   model.tft_layer = tft_output.transform_features_layer()
   raw_spec = tft_output.raw_feature_spec()
-  sequence_spec = {'sequence': raw_spec['sequence']}
+  structure = list(spec.structure_features)
+  served_spec = {n: raw_spec[n] for n in ['sequence'] + structure}
 
   def predict(raw):
     transformed = model.tft_layer(raw)
@@ -188,13 +193,16 @@ def make_serving_signatures(
     input_signature=[tf.TensorSpec([None], tf.string, name='examples')]
   )
   def serve_examples(serialized):
-    return predict(tf.io.parse_example(serialized, sequence_spec))
+    return predict(tf.io.parse_example(serialized, served_spec))
 
   @tf.function(
     input_signature=[tf.TensorSpec([None], tf.string, name='sequences')]
+    + [tf.TensorSpec([None], tf.float32, name=n) for n in structure]
   )
-  def serve_sequences(sequences):
-    return predict({'sequence': tf.reshape(sequences, [-1, 1])})
+  def serve_sequences(sequences, *structure_values):
+    raw = {'sequence': sequences}
+    raw.update(zip(structure, structure_values))
+    return predict({n: tf.reshape(v, [-1, 1]) for n, v in raw.items()})
 
   @tf.function(
     input_signature=[tf.TensorSpec([None], tf.string, name='examples')]

@@ -49,6 +49,8 @@ class DataSpec:
   input_features: List[str]  # Transformed feature names.
   norm: str
   parent_counts: bool
+  # StructureFeatures example features the inputs are built from.
+  structure_features: List[str] = dataclasses.field(default_factory=list)
 
   @property
   def outputs(self) -> List[str]:
@@ -66,6 +68,9 @@ class DataSpec:
       ],
       norm=options.loss_norm,
       parent_counts=options.output_layer.startswith('LATENT_WITH'),
+      structure_features=features.structure_raw_features(
+        options.input_features
+      ),
     )
 
 

@@ -8,8 +8,10 @@ default `analyze` split), as the original computed them over training folds.
 
 from typing import Any
 from typing import Dict
+from typing import Sequence
 
 import tensorflow as tf
+import tensorflow_transform as tft
 
 from components import features
 from components import normalizers
@@ -59,6 +61,33 @@ def standardize_log(counts: tf.Tensor) -> tf.Tensor:
   return normalizers.normalize(counts, normalizers.STANDARDIZE)
 
 
+def structure_input(
+  inputs: Dict[str, tf.Tensor], columns: Sequence[str]
+) -> tf.Tensor:
+  """[batch, len(columns)] z-scored structure features, a model input.
+
+  Each column is z-scored with its training-split mean and std. The
+  partition function enters as log Z (= -G/kT), the original's
+  STRUCTURE_PARTITION_FUNCTION encoding: Z spans orders of magnitude, and
+  log(1 + Z) would squash the many sequences with Z near 1. The energies,
+  the MFE probability and the diversity are used as they are.
+  """
+  missing = [c for c in columns if c not in inputs]
+  if missing:
+    raise ValueError(
+      f'structure inputs need the features {missing}, which the examples '
+      f'lack (features: {sorted(inputs)}); run StructureFeatures first'
+    )
+  scaled = []
+  for column in columns:
+    values = tf.reshape(tf.cast(inputs[column], tf.float32), [-1])
+    if column == features.PARTITION_FUNCTION:
+      # Z >= 1 for any folded sequence (the open chain alone gives 1).
+      values = tf.math.log(tf.maximum(values, 1e-30))
+    scaled.append(tft.scale_to_z_score(values))
+  return tf.stack(scaled, axis=1)
+
+
 def preprocessing_fn(
   inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]
 ) -> Dict[str, tf.Tensor]:
@@ -73,7 +102,8 @@ def preprocessing_fn(
 
   Returns:
     `sequence_one_hot` [batch, L*4] and, if requested,
-    `sequence_kmer_count` [batch, 340]; per target `<read>_xf_<norm>` for
+    `sequence_kmer_count` [batch, 340], `structure_log_partition_function`
+    [batch, 1] and `structure_features` [batch, 5]; per target `<read>_xf_<norm>` for
     each normaliser of `target_norms`, `<read>` (raw counts, the evaluation
     labels) and `<read>_parent_xf` (the parent round's count, normalised by
     `dependency_norm`, 0 where the round's input was not sequenced); per
@@ -101,6 +131,9 @@ def preprocessing_fn(
     outputs[features.KMER_FEATURE] = features.standardized_kmer_counts(
       one_hot, length, config[KMER_K_MAX_KEY]
     )
+  for name, columns in features.STRUCTURE_INPUT_COLUMNS.items():
+    if name in config[INPUT_FEATURES_KEY]:
+      outputs[features.INPUT_FEATURES[name]] = structure_input(inputs, columns)
 
   def norm(values, method, log=config[STANDARDIZE_LOG_KEY]):
     return normalizers.normalize(

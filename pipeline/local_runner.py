@@ -97,13 +97,22 @@ def latest_artifact(options: RunOptions, type_name: str, producer: str):
   return max(candidates, key=lambda a: a.id) if candidates else None
 
 
-def held_out_sequences(options: RunOptions) -> List[str]:
-  """Sequences of the latest ExampleGen `eval` split (held-out clusters)."""
-  examples = latest_artifact(options, 'Examples', 'ImportExampleGen')
+def held_out_examples(options: RunOptions) -> List[bytes]:
+  """The latest `eval` split (held-out clusters) the Evaluator saw.
+
+  StructureFeatures' output when this run folds sequences (the examples
+  then carry the structure features), ImportExampleGen's otherwise.
+  """
+  examples = None
+  if run_options.structure(options) is not None:
+    examples = latest_artifact(options, 'Examples', 'StructureFeatures')
+  examples = examples or latest_artifact(
+    options, 'Examples', 'ImportExampleGen'
+  )
   if examples is None:
     raise InputError(f'{options.metadata_path}: no ImportExampleGen output')
   split_dir = os.path.join(examples.uri, 'Split-eval')
-  return truth_scoring.read_sequences(split_dir)
+  return truth_scoring.read_examples(split_dir)
 
 
 def latest_blessing(options: RunOptions) -> bool | None:
@@ -137,8 +146,7 @@ def report(options: RunOptions) -> None:
   # Simulated datasets carry their truth beside the examples.
   truth = os.path.join(resolve_input_dir(options), truth_scoring.TRUTH_FILENAME)
   if pushed and os.path.exists(truth):
-    sequences = held_out_sequences(options)
-    result = truth_scoring.score(pushed, sequences, truth)
+    result = truth_scoring.score(pushed, held_out_examples(options), truth)
     print("\nPushed model against the simulator's truth (held-out clusters):")
     print('  ' + result.describe())
 

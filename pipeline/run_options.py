@@ -16,6 +16,7 @@ from typing import List
 from absl import flags
 import tensorflow as tf
 
+from components import features
 from components import model_options
 from components import sweep
 from components.structure_features import folding
@@ -111,7 +112,10 @@ class RunOptions:
   )
   binarize_threshold: float = _opt(1.0, 'BINARIZE threshold.')
   input_features: str = _opt(
-    'SEQUENCE_ONE_HOT', 'Comma list: SEQUENCE_ONE_HOT, SEQUENCE_KMER_COUNT.'
+    'SEQUENCE_ONE_HOT',
+    'Comma list: SEQUENCE_ONE_HOT, SEQUENCE_KMER_COUNT, '
+    'STRUCTURE_PARTITION_FUNCTION (log Z), STRUCTURE_FEATURES (all five '
+    'ViennaRNA features); the structure inputs turn folding on.',
   )
   kmer_k_max: int = _opt(4, 'Longest k-mer of SEQUENCE_KMER_COUNT.')
   additional_output: str = _opt(
@@ -135,7 +139,8 @@ class RunOptions:
     False,
     'Fold every sequence with ViennaRNA and add mfe, ensemble_free_energy, '
     'partition_function, boltzmann_probability, ensemble_diversity (on '
-    'automatically when --additional_output names one).',
+    'automatically when --additional_output names one or --input_features '
+    'a STRUCTURE_ input).',
   )
   structure_temperature: float = _opt(37.0, 'Folding temperature (deg C).')
   structure_sodium: float = _opt(
@@ -329,6 +334,7 @@ def sweep_grid(options: RunOptions) -> List[Dict[str, Any]]:
 def structure(options: RunOptions):
   """StructureFeatures parameters, or None when no folding is needed."""
   wanted = set(_csv(options.additional_output)) & set(folding.FEATURES)
+  wanted |= set(features.structure_raw_features(_csv(options.input_features)))
   if not (options.structure_features or wanted):
     return None
   return {

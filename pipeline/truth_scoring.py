@@ -41,43 +41,58 @@ class TruthScore:
     )
 
 
-def read_sequences(split_dir: str) -> List[str]:
-  """Every `sequence` in a split directory of gzip TFRecord examples."""
+def read_examples(split_dir: str) -> List[bytes]:
+  """Every serialized example in a split directory of gzip TFRecords."""
   files = sorted(glob.glob(os.path.join(split_dir, '*')))
   dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
-  out = []
-  for record in dataset.as_numpy_iterator():
-    example = tf.train.Example.FromString(record)
-    out.append(example.features.feature['sequence'].bytes_list.value[0])
-  return [s.decode() for s in out]
+  return list(dataset.as_numpy_iterator())
+
+
+def sequence_of(example: bytes) -> str:
+  feature = tf.train.Example.FromString(example).features.feature
+  return feature['sequence'].bytes_list.value[0].decode()
 
 
 def predict_affinity(
-  model_dir: str, sequences: List[str], molecule: str, batch_size: int = 4096
+  model_dir: str, examples: List[bytes], molecule: str, batch_size: int = 4096
 ) -> np.ndarray:
-  """Latent affinity of `molecule` for each sequence, from `serve_sequences`."""
-  serve = tf.saved_model.load(model_dir).signatures['serve_sequences']
+  """Latent affinity of `molecule` for each example, from `serving_default`.
+
+  Examples rather than bare sequences, so that a model with structure
+  inputs gets the structure features StructureFeatures added to them.
+  """
+  serve = tf.saved_model.load(model_dir).signatures['serving_default']
   key = features.affinity_output_name(molecule)
   out = []
-  for start in range(0, len(sequences), batch_size):
-    batch = tf.constant(sequences[start : start + batch_size])
-    out.append(serve(sequences=batch)[key].numpy())
+  for start in range(0, len(examples), batch_size):
+    batch = tf.constant(examples[start : start + batch_size])
+    out.append(serve(examples=batch)[key].numpy())
   return np.concatenate(out) if out else np.zeros(0)
 
 
 def score(
-  model_dir: str, sequences: List[str], truth_csv: str, molecule: str = 'target'
+  model_dir: str,
+  examples: List[bytes],
+  truth_csv: str,
+  molecule: str = 'target',
 ) -> TruthScore:
-  """ROC-AUC for the true top 1% binders and Spearman, on `sequences`.
+  """ROC-AUC for the true top 1% binders and Spearman, on `examples`.
+
+  Each sequence is scored once (its first example).
 
   True binding strength is -log10(Kd) (a low Kd binds tightly); the latent
   affinity is trained to rise with enrichment, so both point the same way.
   """
   truth = pd.read_csv(truth_csv).drop_duplicates('sequence')
   truth = truth.set_index('sequence')
-  sequences = [s for s in sequences if s in truth.index]
+  by_sequence = {}
+  for example in examples:
+    by_sequence.setdefault(sequence_of(example), example)
+  sequences = [s for s in by_sequence if s in truth.index]
   strength = -np.log10(truth.loc[sequences, f'{molecule}_kd'].to_numpy())
-  predicted = predict_affinity(model_dir, sequences, molecule)
+  predicted = predict_affinity(
+    model_dir, [by_sequence[s] for s in sequences], molecule
+  )
   cutoff = np.quantile(strength, 1 - TOP_FRACTION)
   is_top = strength > cutoff
   auc = (

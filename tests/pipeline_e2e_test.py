@@ -72,11 +72,11 @@ def test_first_run_trains_blesses_and_pushes(options, capsys):
 @pytest.mark.e2e
 def test_pushed_model_recovers_true_binders(options):
   pushed = local_runner.latest_pushed_model(options)
-  sequences = local_runner.held_out_sequences(options)
+  examples = local_runner.held_out_examples(options)
   truth = os.path.join(
     local_runner.resolve_input_dir(options), truth_scoring.TRUTH_FILENAME
   )
-  score = truth_scoring.score(pushed, sequences, truth)
+  score = truth_scoring.score(pushed, examples, truth)
   assert score.num_sequences > 1000
   assert score.num_true_top >= 10
   # Chance is 0.5; a model that learned the binding motifs is far above.
