@@ -16,11 +16,11 @@ from typing import Sequence
 from typing import Tuple
 
 from google.protobuf import descriptor_pb2
-from google.protobuf import descriptor_pool
-from google.protobuf import message_factory
 from google.protobuf import text_format
 import numpy as np
 import tensorflow as tf
+
+from schema import protos
 
 _PACKAGE = 'aptamers'
 _F = descriptor_pb2.FieldDescriptorProto
@@ -145,21 +145,12 @@ def _build_file_descriptor() -> descriptor_pb2.FileDescriptorProto:
   return fd
 
 
-_POOL = descriptor_pool.DescriptorPool()
-_POOL.Add(_build_file_descriptor())
-
-
-def _message_class(name):
-  return message_factory.MessageFactory(_POOL).GetPrototype(
-    _POOL.FindMessageTypeByName(f'{_PACKAGE}.{name}')
-  )
-
-
-Experiment = _message_class('Experiment')
-Round = _message_class('Round')
-SequencingReads = _message_class('SequencingReads')
-CountStatistics = _message_class('CountStatistics')
-AdditionalOutput = _message_class('AdditionalOutput')
+_CLASSES = protos.message_classes(_build_file_descriptor())
+Experiment = _CLASSES['Experiment']
+Round = _CLASSES['Round']
+SequencingReads = _CLASSES['SequencingReads']
+CountStatistics = _CLASSES['CountStatistics']
+AdditionalOutput = _CLASSES['AdditionalOutput']
 
 EXPERIMENT_FILENAME = 'experiment.pbtxt'
 DNA_BASES = 'ATGC'  # The original's ORDERED_BASES: one-hot channel order.

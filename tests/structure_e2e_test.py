@@ -16,18 +16,27 @@ from components.structure_features import folding
 from pipeline import local_runner
 
 
-@pytest.mark.e2e
-def test_structure_features_as_additional_outputs(tmp_path):
+def _run(tmp_path, **flags) -> local_runner.RunOptions:
+  """One epoch on the handmade dataset, any model blessed; the options."""
   options = local_runner.RunOptions(
     save_base=str(tmp_path / 'runs'),
     run_name='structure',
     input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
     epochs=1,
-    num_conv_layers=0,
     min_auc_true_top_1p=0.0,
-    additional_output='partition_function,boltzmann_probability',
+    **flags,
   )
   local_runner.run(options)
+  return options
+
+
+@pytest.mark.e2e
+def test_structure_features_as_additional_outputs(tmp_path):
+  options = _run(
+    tmp_path,
+    num_conv_layers=0,
+    additional_output='partition_function,boltzmann_probability',
+  )
   root = options.pipeline_root
   assert os.listdir(os.path.join(root, 'StructureFeatures'))
   # Transform normalised both (log for Z, linear for the probability).
@@ -57,16 +66,11 @@ def test_structure_features_as_additional_outputs(tmp_path):
 
 @pytest.mark.e2e
 def test_structure_features_as_inputs(tmp_path):
-  options = local_runner.RunOptions(
-    save_base=str(tmp_path / 'runs'),
-    run_name='structure-inputs',
-    input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
-    epochs=1,
+  options = _run(
+    tmp_path,
     num_conv_layers=1,
-    min_auc_true_top_1p=0.0,
     input_features='SEQUENCE_ONE_HOT,STRUCTURE_FEATURES',
   )
-  local_runner.run(options)
   root = options.pipeline_root
   # The Evaluator ran the model on the folded examples (too few held-out
   # examples for a top-1% AUC, so the blessing itself is not checked).

@@ -11,8 +11,8 @@ TensorFlow's names.
 """
 
 from google.protobuf import descriptor_pb2
-from google.protobuf import descriptor_pool
-from google.protobuf import message_factory
+
+from schema import protos
 
 _PACKAGE = 'aptamer_tfx.wire'
 _F = descriptor_pb2.FieldDescriptorProto
@@ -83,17 +83,8 @@ def _file_descriptor() -> descriptor_pb2.FileDescriptorProto:
   )
 
 
-_POOL = descriptor_pool.DescriptorPool()
-_POOL.Add(_file_descriptor())
-
-
-def _message_class(name):
-  return message_factory.MessageFactory(_POOL).GetPrototype(
-    _POOL.FindMessageTypeByName(f'{_PACKAGE}.{name}')
-  )
-
-
-Example = _message_class('Example')
-Features = _message_class('Features')
-Feature = _message_class('Feature')
-FloatList = _message_class('FloatList')
+_CLASSES = protos.message_classes(_file_descriptor())
+Example = _CLASSES['Example']
+Features = _CLASSES['Features']
+Feature = _CLASSES['Feature']
+FloatList = _CLASSES['FloatList']
