@@ -6,6 +6,8 @@ about 7.5 s to start, against 2.7 s for Beam alone (see
 benchmarks/RESULTS.md). Nothing here may import tensorflow or tfx.
 """
 
+import logging
+import time
 from typing import Dict
 from typing import List
 from typing import Tuple
@@ -28,6 +30,9 @@ COUNTERS = (
   CACHE_HITS_COUNTER,
   FOLDED_COUNTER,
 )
+
+# Each worker logs its progress every this many folded sequences.
+PROGRESS_EVERY = 10000
 
 # CoGroupByKey tags and the tagged output of newly folded sequences.
 EXAMPLES_TAG = 'examples'
@@ -123,6 +128,22 @@ class AddStructureFeatures(beam.DoFn):
     # The parameter set is process-global in ViennaRNA: load it in this
     # worker, whatever the launching process did.
     folding.prepare(self._parameters)
+    self._folded_here = 0
+    self._started = time.monotonic()
+
+  def _log_progress(self):
+    # Counters reach the launcher only at the end; folding a large library
+    # takes minutes, so each worker says how far it is.
+    self._folded_here += 1
+    if self._folded_here % PROGRESS_EVERY == 0:
+      elapsed = time.monotonic() - self._started
+      logging.info(
+        'StructureFeatures worker: folded %d sequences in %.0f s '
+        '(%.0f sequences/s)',
+        self._folded_here,
+        elapsed,
+        self._folded_here / max(elapsed, 1e-9),
+      )
 
   def _features(self, sequence, cached, split_index):
     for features in cached:  # Any copy: shards may overlap.
@@ -134,6 +155,7 @@ class AddStructureFeatures(beam.DoFn):
       split = self._split_names[split_index]
       raise StructureFeaturesError(f"split '{split}': {e}") from e
     self._folded.inc()
+    self._log_progress()
     return features, True
 
   def process(self, element):

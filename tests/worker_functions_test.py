@@ -1,4 +1,4 @@
-"""The TensorFlow-free tf.Example of the StructureFeatures workers."""
+"""What the StructureFeatures workers run, and their TensorFlow-free tf.Example."""
 
 import math
 import subprocess
@@ -89,3 +89,26 @@ def test_cache_records_round_trip():
     assert math.isclose(parsed[name], features[name], rel_tol=1e-6)
   tf_parsed = tf.train.Example.FromString(record).features.feature
   assert tf_parsed['sequence'].bytes_list.value == [b'GGGGAAAACCCC']
+
+
+def test_workers_log_folding_progress(monkeypatch, caplog):
+  monkeypatch.setattr(worker_functions, 'PROGRESS_EVERY', 2)
+  fn = worker_functions.AddStructureFeatures(
+    folding.FoldingParameters(), ['train']
+  )
+  fn.setup()
+  caplog.set_level('INFO')
+  for sequence in ('ACGTACGT', 'GGGGAAAACCCC', 'ATATATAT', 'CCCCGGGG', 'ACGA'):
+    example = tf.train.Example()
+    example.features.feature['sequence'].bytes_list.value.append(
+      sequence.encode()
+    )
+    groups = {
+      worker_functions.EXAMPLES_TAG: [(0, example.SerializeToString())],
+      worker_functions.CACHED_TAG: [],
+    }
+    list(fn.process((sequence, groups)))
+  progress = [r.getMessage() for r in caplog.records if 'folded' in r.msg]
+  assert len(progress) == 2
+  assert progress[0].startswith('StructureFeatures worker: folded 2 sequences')
+  assert 'folded 4 sequences' in progress[1]
