@@ -103,11 +103,11 @@ def preprocessing_fn(
   Returns:
     `sequence_one_hot` [batch, L*4] and, if requested,
     `sequence_kmer_count` [batch, 340], `structure_log_partition_function`
-    [batch, 1] and `structure_features` [batch, 5]; per target `<read>_xf_<norm>` for
-    each normaliser of `target_norms`, `<read>` (raw counts, the evaluation
-    labels) and `<read>_parent_xf` (the parent round's count, normalised by
-    `dependency_norm`, 0 where the round's input was not sequenced); per
-    additional output `<name>_xf_<norm>` and `<name>`; `cluster`; and the
+    [batch, 1] and `structure_features` [batch, 5]; per target
+    `<read>_xf_<norm>` for each normaliser of `target_norms`, `<read>` (raw
+    counts, the evaluation labels) and `<read>_parent_xf` (the parent
+    round's count, normalised by `dependency_norm`, 0 where the round's
+    input was not sequenced); per additional output `<name>_xf_<norm>` and `<name>`; `cluster`; and the
     evaluation slice keys `gc_content_bucket` and `input_count_bucket`.
   """
   config = {**DEFAULTS, **custom_config}
