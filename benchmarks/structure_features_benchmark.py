@@ -108,16 +108,7 @@ def _beam(root, sequences, workers):
   executor.Executor(context).Do(
     {executor.EXAMPLES_KEY: [source]},
     {executor.AUGMENTED_EXAMPLES_KEY: [output]},
-    {
-      executor.TEMPERATURE_KEY: 37.0,
-      executor.SODIUM_KEY: 1.021,
-      executor.INCLUDE_PRIMERS_KEY: 0,
-      executor.FORWARD_PRIMER_KEY: '',
-      executor.REVERSE_PRIMER_KEY: '',
-      executor.SEQUENCE_FEATURE_KEY: 'sequence',
-      executor.ENERGY_PARAMETERS_KEY: 'dna_mathews2004',
-      executor.CACHE_DIR_KEY: '',
-    },
+    dict(executor.DEFAULT_EXEC_PROPERTIES),
   )
   elapsed = time.perf_counter() - start
   return elapsed, output.get_int_custom_property('folded')

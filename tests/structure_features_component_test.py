@@ -69,17 +69,7 @@ def _run(root, source, beam_args=None, **properties):
   """Runs the executor directly; returns the output artifact."""
   output = tfx.types.standard_artifacts.Examples()
   output.uri = os.path.join(root, 'output', str(len(os.listdir(root))))
-  exec_properties = {
-    executor.TEMPERATURE_KEY: 37.0,
-    executor.SODIUM_KEY: 1.021,
-    executor.INCLUDE_PRIMERS_KEY: 0,
-    executor.FORWARD_PRIMER_KEY: '',
-    executor.REVERSE_PRIMER_KEY: '',
-    executor.SEQUENCE_FEATURE_KEY: 'sequence',
-    executor.ENERGY_PARAMETERS_KEY: 'dna_mathews2004',
-    executor.CACHE_DIR_KEY: '',
-  }
-  exec_properties.update(properties)
+  exec_properties = {**executor.DEFAULT_EXEC_PROPERTIES, **properties}
   context = base_beam_executor.BaseBeamExecutor.Context(
     beam_pipeline_args=beam_args or IN_MEMORY,
     tmp_dir=os.path.join(root, 'tmp'),
@@ -368,3 +358,9 @@ def test_component_rejects_bad_parameters():
     component.StructureFeatures(examples=examples, sodium=-1.0)
   with pytest.raises(executor.StructureFeaturesError, match='no primer'):
     component.StructureFeatures(examples=examples, include_primers=True)
+
+
+def test_default_exec_properties_are_the_components_defaults():
+  examples = tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples)
+  structure = component.StructureFeatures(examples=examples)
+  assert structure.exec_properties == executor.DEFAULT_EXEC_PROPERTIES

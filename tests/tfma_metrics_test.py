@@ -53,11 +53,8 @@ def _collect(result):
   _RESULTS.append(result)
 
 
-def _run_in_beam(labels, predictions):
-  metric = tfma_metrics.AptamerRankMetrics(outputs=OUTPUTS)
-  [computation] = metric.computations(
-    eval_config=_eval_config(), model_names=['']
-  )
+def _combine_in_beam(computation, labels, predictions):
+  """The computation's combiner over the inputs, in a Beam pipeline."""
   _RESULTS.clear()
   with beam.Pipeline(runner='DirectRunner') as p:
     _ = (
@@ -67,6 +64,15 @@ def _run_in_beam(labels, predictions):
       | beam.Map(_collect)
     )
   [result] = _RESULTS
+  return result
+
+
+def _run_in_beam(labels, predictions):
+  metric = tfma_metrics.AptamerRankMetrics(outputs=OUTPUTS)
+  [computation] = metric.computations(
+    eval_config=_eval_config(), model_names=['']
+  )
+  result = _combine_in_beam(computation, labels, predictions)
   return {(k.output_name, k.name): v for k, v in result.items()}
 
 
@@ -140,15 +146,7 @@ def test_only_named_emits_just_the_thresholded_mean():
   assert [(k.output_name, k.name) for k in computation.keys] == [
     ('', 'spearman_correlation/score_all')
   ]
-  _RESULTS.clear()
-  with beam.Pipeline(runner='DirectRunner') as p:
-    _ = (
-      p
-      | beam.Create(list(_inputs(labels, predictions)))
-      | beam.CombineGlobally(computation.combiner)
-      | beam.Map(_collect)
-    )
-  [result] = _RESULTS
+  result = _combine_in_beam(computation, labels, predictions)
   table = rank_metrics.evaluation_table(labels, predictions, OUTPUTS)
   assert list(result.values()) == [
     table['mean']['spearman_correlation/score_all']

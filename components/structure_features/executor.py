@@ -54,6 +54,7 @@ from components.structure_features import worker_functions
 # Raised here and in the workers; re-exported for callers of the executor.
 StructureFeaturesError = worker_functions.StructureFeaturesError
 
+
 EXAMPLES_KEY = 'examples'
 # ComponentSpec keys must differ between inputs and outputs.
 AUGMENTED_EXAMPLES_KEY = 'augmented_examples'
@@ -65,6 +66,19 @@ REVERSE_PRIMER_KEY = 'reverse_primer'
 SEQUENCE_FEATURE_KEY = 'sequence_feature'
 ENERGY_PARAMETERS_KEY = 'energy_parameters'
 CACHE_DIR_KEY = 'cache_dir'
+
+# The exec properties of a StructureFeatures component built with every
+# argument at its default, for callers that run the executor directly.
+DEFAULT_EXEC_PROPERTIES = {
+  TEMPERATURE_KEY: folding.DEFAULT_TEMPERATURE,
+  SODIUM_KEY: folding.DEFAULT_SODIUM,
+  INCLUDE_PRIMERS_KEY: 0,
+  FORWARD_PRIMER_KEY: '',
+  REVERSE_PRIMER_KEY: '',
+  SEQUENCE_FEATURE_KEY: 'sequence',
+  ENERGY_PARAMETERS_KEY: folding.DNA_MATHEWS2004,
+  CACHE_DIR_KEY: '',
+}
 
 OUTPUT_FILE_PREFIX = 'data_tfrecord'
 CACHE_SHARD_PREFIX = 'features'
