@@ -48,6 +48,7 @@ from tfx.dsl.components.base import base_beam_executor  # noqa: E402
 from tfx.types import artifact_utils  # noqa: E402
 
 from components.structure_features import executor  # noqa: E402
+from pipeline import beam_runners  # noqa: E402
 
 _FILES = 4
 
@@ -98,10 +99,12 @@ def _beam(root, sequences, workers):
   output = tfx.types.standard_artifacts.Examples()
   output.uri = os.path.join(root, 'output')
   context = base_beam_executor.BaseBeamExecutor.Context(
-    beam_pipeline_args=[
-      '--direct_running_mode=multi_processing',
-      f'--direct_num_workers={workers}',
-    ],
+    beam_pipeline_args=beam_runners.with_local_dependencies(
+      [
+        '--direct_running_mode=multi_processing',
+        f'--direct_num_workers={workers}',
+      ]
+    ),
     tmp_dir=os.path.join(root, 'tmp'),
   )
   start = time.perf_counter()

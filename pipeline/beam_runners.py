@@ -21,6 +21,7 @@ must be able to reach it, and need no Python image of their own.
 """
 
 import dataclasses
+import os
 from typing import Any
 from typing import Callable
 from typing import Dict
@@ -340,3 +341,47 @@ def beam_pipeline_args(
       missing,
     )
   return preset.build(resolved) + list(extra_args or ())
+
+
+# This checkout's setup.py: the dependency file of every Beam worker.
+SETUP_FILE = os.path.join(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'setup.py'
+)
+
+
+# The options that stop TFX building its ephemeral package
+# (tfx/utils/dependency_utils.py).
+_DEPENDENCY_FLAGS = (
+  '--extra_package',
+  '--setup_file',
+  '--requirements_file',
+  '--worker_harness_container_image',
+  '--sdk_container_image',
+)
+
+
+def with_local_dependencies(args: Sequence[str]) -> List[str]:
+  """DirectRunner arguments that name this checkout's setup.py.
+
+  A TFX Beam executor given Beam arguments but no dependency option
+  (`--setup_file`, `--extra_package`, ...) repackages TFX as a
+  `tfx_ephemeral` sdist for the workers: about 1 s and a 49 MB copy of TFX
+  in a new temporary directory that is never removed, for every Beam
+  component of every run. DirectRunner workers run in this Python
+  environment and need nothing shipped (the DirectRunner ignores
+  `--setup_file`). setup.py does describe what they depend on, so naming it
+  is true, and TFX then skips the package.
+
+  Args:
+    args: DirectRunner arguments, e.g. from `beam_pipeline_args`.
+
+  Returns:
+    `args` plus `--setup_file`, unchanged if setup.py is absent (a
+    non-editable install) or a dependency option is already given.
+  """
+  args = list(args)
+  if not os.path.exists(SETUP_FILE) or any(
+    a.startswith(_DEPENDENCY_FLAGS) for a in args
+  ):
+    return args
+  return args + [f'--setup_file={SETUP_FILE}']

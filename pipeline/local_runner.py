@@ -40,10 +40,12 @@ load_dataset_experiment = run_options.load_experiment_text
 def local_beam_args(options: RunOptions):
   """DirectRunner arguments for --beam_mode (and --beam_num_workers)."""
   if options.beam_mode == 'multi_processing' and options.beam_num_workers:
-    return beam_runners.beam_pipeline_args(
+    args = beam_runners.beam_pipeline_args(
       'multi_processing', direct_num_workers=options.beam_num_workers
     )
-  return beam_runners.beam_pipeline_args(options.beam_mode)
+  else:
+    args = beam_runners.beam_pipeline_args(options.beam_mode)
+  return beam_runners.with_local_dependencies(args)
 
 
 def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:

@@ -1,7 +1,11 @@
 """Tests of the Beam runner presets."""
 
+import os
+import tempfile
+
 from apache_beam.options import pipeline_options
 import pytest
+from tfx.utils import dependency_utils
 
 from pipeline import beam_runners
 
@@ -136,3 +140,31 @@ def test_every_option_has_one_definition():
       if o.name == name
     }
     assert len(defs) == 1, name
+
+
+def test_local_dependencies_stop_tfx_packaging_itself(tmp_path, monkeypatch):
+  # TFX's own check, run for real: with setup.py named, it neither adds an
+  # --extra_package nor writes a tfx_ephemeral copy into the temp directory.
+  monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+  args = beam_runners.with_local_dependencies(
+    beam_runners.beam_pipeline_args('multi_processing', direct_num_workers=2)
+  )
+  assert args[-1] == f'--setup_file={beam_runners.SETUP_FILE}'
+  assert os.path.exists(beam_runners.SETUP_FILE)
+  assert _parsed(args)['setup_file'] == beam_runners.SETUP_FILE
+  assert dependency_utils.make_beam_dependency_flags(args) == args
+  assert os.listdir(tmp_path) == []
+
+
+def test_without_local_dependencies_tfx_packages_itself(tmp_path, monkeypatch):
+  # What the test above avoids, so that it cannot pass by accident.
+  monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
+  args = beam_runners.beam_pipeline_args('in_memory')
+  flags = dependency_utils.make_beam_dependency_flags(args)
+  assert flags[-1].startswith('--extra_package=' + str(tmp_path))
+  assert os.listdir(tmp_path)
+
+
+def test_local_dependencies_keep_a_given_dependency_option():
+  args = ['--direct_num_workers=1', '--extra_package=/wheels/a.whl']
+  assert beam_runners.with_local_dependencies(args) == args

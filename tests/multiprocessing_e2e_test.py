@@ -11,6 +11,7 @@ import os
 import handmade_data
 import pytest
 
+from pipeline import beam_runners
 from pipeline import local_runner
 
 
@@ -29,6 +30,7 @@ def test_pipeline_runs_with_two_beam_worker_processes(tmp_path):
   assert local_runner.local_beam_args(options) == [
     '--direct_running_mode=multi_processing',
     '--direct_num_workers=2',
+    f'--setup_file={beam_runners.SETUP_FILE}',
   ]
   local_runner.run(options)
   for component in ('DataContractCheck', 'Transform', 'Trainer', 'Evaluator'):

@@ -14,18 +14,20 @@ from tfx.types import artifact_utils
 from components.structure_features import component
 from components.structure_features import executor
 from components.structure_features import folding
+from pipeline import beam_runners
 
 # Two splits sharing a sequence, one duplicate inside a split: 5 unique.
 SPLITS = {
   'train': ['ACGTTGCAACGT', 'GGGGAAAACCCC', 'ACGTTGCAACGT', 'TTTTAAAAGGGG'],
   'eval': ['GGGGAAAACCCC', 'GCGCATATGCGC', 'CATGCATGCATG'],
 }
-IN_MEMORY = ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+IN_MEMORY = beam_runners.with_local_dependencies(
+  ['--direct_running_mode=in_memory', '--direct_num_workers=1']
+)
 DEFAULTS = folding.FoldingParameters()
-MULTI_PROCESSING = [
-  '--direct_running_mode=multi_processing',
-  '--direct_num_workers=2',
-]
+MULTI_PROCESSING = beam_runners.with_local_dependencies(
+  ['--direct_running_mode=multi_processing', '--direct_num_workers=2']
+)
 
 
 def _example(sequence, count, cluster):
