@@ -43,7 +43,9 @@ def _normalise(counts, norm):
   counts = counts.astype(np.float32)
   if norm == 'STANDARDIZE':
     logs = np.log1p(counts)
-    return (logs - logs.mean(0)) / logs.std(0)
+    # A round with one value everywhere (all zero) standardises to zero.
+    std = logs.std(0)
+    return (logs - logs.mean(0)) / np.where(std > 0, std, 1.0)
   if norm == 'BINARIZE':
     return (counts >= 1).astype(np.float32)
   return counts  # SKIP
@@ -69,13 +71,9 @@ def test_combination_trains_without_nan(simulated, output_layer, loss_name):
   inputs = {features.ONE_HOT_FEATURE: one_hot}
   if model_lib.PARENT_INPUT in model.input:
     inputs[model_lib.PARENT_INPUT] = _normalise(parent_counts, 'STANDARDIZE')
-    inputs[model_lib.PARENT_INPUT] = np.nan_to_num(
-      inputs[model_lib.PARENT_INPUT]
-    )
   targets = _normalise(counts, options.loss_norm)
-  history = train_model.fit(
-    inputs, targets, batch_size=64, epochs=2, steps_per_epoch=5, verbose=0
-  )
+  history = train_model.fit(inputs, targets, batch_size=64, epochs=2, verbose=0)
+  assert len(history.history['loss']) == 2
   assert np.isfinite(history.history['loss']).all(), history.history
   predictions = train_model.predict(inputs, verbose=0)
   assert np.isfinite(predictions).all()
