@@ -151,3 +151,80 @@ def test_only_named_emits_just_the_thresholded_mean():
   assert list(result.values()) == [
     table['mean']['spearman_correlation/score_all']
   ]
+
+
+def _element(labels, predictions, model_name=''):
+  """StandardMetricInputs as TFMA builds them (predictions keyed by model
+  when several models are evaluated)."""
+  if model_name:
+    predictions = {model_name: predictions}
+  return metric_types.StandardMetricInputs(
+    labels=labels, predictions=predictions, example_weights=None
+  )
+
+
+def _conversion_cases():
+  one = lambda v, dtype=np.float64: np.array([v], dtype)  # noqa: E731
+  plain = {'reads_a': one(3.0), 'reads_b': one(0, np.int64)}
+  predicted = {'reads_a': one(0.25, np.float32), 'reads_b': one(np.nan)}
+  return {
+    # The shape every aptamer model gives: read directly.
+    'plain': ([_element(plain, predicted)], '', True),
+    'baseline model': (
+      [_element(plain, predicted, 'baseline')],
+      'baseline',
+      True,
+    ),
+    'labels keyed by model': (
+      [_element({'candidate': plain}, predicted, 'candidate')],
+      'candidate',
+      True,
+    ),
+    # Anything else: TFMA's conversion.
+    'prediction [1, 1]': (
+      [_element(plain, {k: v.reshape(1, 1) for k, v in predicted.items()})],
+      '',
+      False,
+    ),
+    'two values': (
+      [
+        _element(
+          {k: np.repeat(v, 2) for k, v in plain.items()},
+          {k: np.repeat(v, 2) for k, v in predicted.items()},
+        )
+      ],
+      '',
+      False,
+    ),
+  }
+
+
+@pytest.mark.parametrize('case', list(_conversion_cases()))
+def test_direct_reads_equal_tfma_conversion(case, monkeypatch):
+  elements, model_name, direct = _conversion_cases()[case]
+  outputs = ['reads_a', 'reads_b']
+  config = tfma.EvalConfig(
+    model_specs=[tfma.ModelSpec(label_keys={o: o for o in outputs})]
+  )
+  [computation] = tfma_metrics.AptamerRankMetrics(outputs=outputs).computations(
+    eval_config=config, model_names=[model_name]
+  )
+  combiner = computation.combiner
+  expected = {o: ([], []) for o in outputs}
+  for element in elements:
+    for output in outputs:
+      for y, p in combiner._tfma_pairs(element, output):
+        expected[output][0].append(y)
+        expected[output][1].append(p)
+  converted = []
+  tfma_pairs = combiner._tfma_pairs
+  monkeypatch.setattr(
+    combiner,
+    '_tfma_pairs',
+    lambda e, o: converted.append(o) or tfma_pairs(e, o),
+  )
+  acc = combiner.create_accumulator()
+  for element in elements:
+    acc = combiner.add_input(acc, element)
+  np.testing.assert_equal(acc, expected)
+  assert (not converted) == direct, converted
