@@ -1,7 +1,8 @@
 """Per-epoch evaluation: the original's metric tables during training.
 
-Before training and after every epoch, the model predicts a fixed sample of
-training examples and the validation examples, and `rank_metrics` scores
+Before training and after every epoch, the model predicts training examples
+and validation examples (all of them, or a new random sample of each at
+every evaluation, as the original's shuffled queue), and `rank_metrics` scores
 the predictions against the raw counts, per output and as the mean row. The
 tables are printed, the mean metrics are added to the Keras logs (so
 TensorBoard, the history and KerasTuner objectives see them as
@@ -57,15 +58,77 @@ def materialize(dataset: tf.data.Dataset, limit: int = 0) -> Tuple[Any, Any]:
   return joined
 
 
+def _length(batch) -> int:
+  return len(tf.nest.flatten(batch)[0])
+
+
+def _concatenate(batches):
+  return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *batches)
+
+
+class ShuffledQueue:
+  """Evaluation samples drawn as the original's shuffled queue.
+
+  The playbook: "the evaluation is run on a shuffled queue so each eval will
+  grab a random subsample if the whole dataset is not used". Each `draw()`
+  returns the next `size` examples of a stream that passes over the split
+  again and again, reshuffled on every pass, so successive evaluations see
+  different examples and, over the epochs, the whole split. A split of at
+  most `size` examples is returned whole, every time, without repeats.
+
+  Args:
+    dataset: one pass over the split in batches of (inputs, labels),
+      reshuffled on each iteration (tf.data's shuffle does so by default).
+    size: examples per draw, at least 1.
+  """
+
+  def __init__(self, dataset: tf.data.Dataset, size: int):
+    if size < 1:
+      raise ValueError(f'ShuffledQueue size must be at least 1, got {size}')
+    self._dataset = dataset
+    self._size = size
+    self._iterator = dataset.as_numpy_iterator()
+    self._leftover = None
+    self._whole = None
+    # False until a draw has been filled before the first pass ended.
+    self._split_is_larger = False
+
+  def draw(self) -> Tuple[Any, Any]:
+    """The next `size` examples as (inputs, labels) numpy structures."""
+    if self._whole is not None:
+      return self._whole
+    parts = [] if self._leftover is None else [self._leftover]
+    total = sum(_length(p) for p in parts)
+    while total < self._size:
+      batch = next(self._iterator, None)
+      if batch is not None:
+        parts.append(batch)
+        total += _length(batch)
+      elif not self._split_is_larger:
+        if not parts:
+          raise ValueError('no examples to evaluate')
+        self._whole = _concatenate(parts)
+        return self._whole
+      else:
+        self._iterator = self._dataset.as_numpy_iterator()
+    self._split_is_larger = True
+    joined = _concatenate(parts)
+    sample = tf.nest.map_structure(lambda a: a[: self._size], joined)
+    rest = tf.nest.map_structure(lambda a: a[self._size :], joined)
+    self._leftover = rest if _length(rest) else None
+    return sample
+
+
 class EpochEvaluation(keras.callbacks.Callback):
   """Evaluates rank metrics before training and after each epoch.
 
   Args:
     predict_fn: maps inputs (an array or a dict of arrays) to predicted
       outputs [batch, outputs].
-    datasets: name -> (inputs, (raw counts, normalised targets)); the name
-      'validation' is logged with the `val_` prefix, any other name without
-      a prefix.
+    datasets: name -> (inputs, (raw counts, normalised targets)), or a
+      `ShuffledQueue` of those that gives a new sample at every evaluation;
+      the name 'validation' is logged with the `val_` prefix, any other
+      name without a prefix.
     output_names: one name per output column.
     loss_fn: (normalised targets, predictions) -> per example and output
       loss, NaN where undefined; gives each row's `loss` (the mean row's is
@@ -78,7 +141,7 @@ class EpochEvaluation(keras.callbacks.Callback):
   def __init__(
     self,
     predict_fn: Callable[[np.ndarray], np.ndarray],
-    datasets: Dict[str, Tuple[np.ndarray, np.ndarray]],
+    datasets: Dict[str, Any],
     output_names: List[str],
     loss_fn: Callable[[Any, Any], Any],
     report_path: str = '',
@@ -96,7 +159,10 @@ class EpochEvaluation(keras.callbacks.Callback):
   def evaluate(self, epoch: int) -> Dict[str, Dict]:
     """Scores every dataset; returns name -> evaluation table."""
     tables = {}
-    for name, (inputs, (counts, targets)) in self._datasets.items():
+    for name, data in self._datasets.items():
+      if isinstance(data, ShuffledQueue):
+        data = data.draw()
+      inputs, (counts, targets) = data
       predicted = np.asarray(self._predict_fn(inputs), np.float64)
       table = rank_metrics.evaluation_table(
         counts.astype(np.float64), predicted, self._output_names

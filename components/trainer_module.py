@@ -53,7 +53,7 @@ class TrainingConfig:
 
   epochs: int = 5
   epoch_size: int = 0  # 0: one pass over the whole training split.
-  eval_size: int = 0  # 0: the whole validation split.
+  eval_size: int = 0  # Examples per epoch report and split; 0: all.
   mbsz: int = 128
   seed: int = 0
   epoch_interval_to_save_best: int = 5

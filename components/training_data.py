@@ -267,8 +267,8 @@ class TrainingData:
       examples (the original evaluated with PREPROCESS_ALL_COUNTS).
     fit_kwargs: extra `fit` arguments (epochs, steps_per_epoch).
     rank_samples: name -> (inputs, (raw labels, normalised labels)) for the
-      per-epoch reports: a fixed sample of training examples and the
-      validation split, each capped at eval_size.
+      per-epoch reports, training and validation: the whole split, or with
+      eval_size a `ShuffledQueue` drawing eval_size examples per report.
     spec: the columns read.
   """
 
@@ -340,17 +340,23 @@ def prepare(
     train = train.repeat()
     fit_kwargs['steps_per_epoch'] = max(1, training.epoch_size // training.mbsz)
   rank_samples = {}
-  for name, files, shuffle in (
-    ('training', fn_args.train_files, True),
-    ('validation', fn_args.eval_files, False),
+  for name, files in (
+    ('training', fn_args.train_files),
+    ('validation', fn_args.eval_files),
   ):
-    raw = batches(files, EVAL_BATCH_SIZE, shuffle).map(
+    raw = batches(files, EVAL_BATCH_SIZE, training.eval_size > 0).map(
       lambda b: (
         model_inputs(b, spec),
         (labels(b, spec, raw=True), labels(b, spec, raw=False)),
       )
     )
-    rank_samples[name] = epoch_evaluation.materialize(raw, training.eval_size)
+    if training.eval_size:
+      # A new random sample at every evaluation, as the original.
+      rank_samples[name] = epoch_evaluation.ShuffledQueue(
+        raw, training.eval_size
+      )
+    else:
+      rank_samples[name] = epoch_evaluation.materialize(raw)
   # Input work must not crowd out the training step on small machines.
   data_options = tf.data.Options()
   data_options.threading.max_intra_op_parallelism = 1

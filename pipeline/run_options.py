@@ -68,7 +68,11 @@ class RunOptions:
   epoch_size: int = _opt(
     0, 'Examples per epoch (1e6 accepted); 0 = the whole training split.'
   )
-  eval_size: int = _opt(0, 'Examples evaluated per epoch report; 0 = all.')
+  eval_size: int = _opt(
+    0,
+    'Examples of each split per epoch report, a new random sample each '
+    'time (as the original shuffled queue); 0 = all.',
+  )
   mbsz: int = _opt(
     64, 'Minibatch size (the manuscript used 64; the original default 128).'
   )

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from components import epoch_evaluation
 from components import losses
@@ -64,11 +65,79 @@ def test_report_is_strict_json_lines(tmp_path):
 
 
 def test_materialize_keeps_structure_and_limit():
-  import tensorflow as tf
-
   dataset = tf.data.Dataset.from_tensor_slices(
     ({'x': np.arange(10)}, (np.arange(10) * 2, np.arange(10) * 3))
   ).batch(4)
   inputs, (raw, norm) = epoch_evaluation.materialize(dataset, limit=6)
   assert inputs['x'].tolist() == list(range(6))
   assert raw.tolist() == [0, 2, 4, 6, 8, 10] and len(norm) == 6
+
+
+def _split(n, batch=4):
+  """One reshuffled pass over n examples: ({'x': id}, (id, -id)) batches."""
+  ids = np.arange(n)
+  return (
+    tf.data.Dataset.from_tensor_slices(({'x': ids}, (ids, -ids)))
+    .shuffle(max(n, 1), seed=1)
+    .batch(batch)
+  )
+
+
+def _ids(sample):
+  inputs, (raw, norm) = sample
+  assert (raw == -norm).all() and (inputs['x'] == raw).all()
+  return inputs['x'].tolist()
+
+
+def test_shuffled_queue_draws_consecutive_stretches_of_reshuffled_passes():
+  queue = epoch_evaluation.ShuffledQueue(_split(10), size=4)
+  draws = [_ids(queue.draw()) for _ in range(5)]
+  assert all(len(d) == 4 for d in draws)
+  stream = sum(draws, [])
+  # Every example once per pass; each pass in a new order.
+  first, second = stream[:10], stream[10:20]
+  assert sorted(first) == sorted(second) == list(range(10))
+  assert first != second
+  assert draws[0] != draws[1]
+
+
+def test_shuffled_queue_returns_a_small_split_whole_without_repeats():
+  queue = epoch_evaluation.ShuffledQueue(_split(6), size=10)
+  first = _ids(queue.draw())
+  assert sorted(first) == list(range(6))
+  assert _ids(queue.draw()) == first
+
+
+def test_shuffled_queue_rejects_empty_splits_and_sizes():
+  with pytest.raises(ValueError, match='no examples'):
+    epoch_evaluation.ShuffledQueue(_split(0), size=3).draw()
+  with pytest.raises(ValueError, match='at least 1'):
+    epoch_evaluation.ShuffledQueue(_split(5), size=0)
+
+
+def test_each_evaluation_scores_a_new_sample(tmp_path):
+  seen = []
+
+  def predict(inputs):
+    seen.append(inputs['x'].tolist())
+    return np.zeros((len(inputs['x']), 1), np.float32)
+
+  ids = np.arange(50)
+  counts = ids.reshape(-1, 1).astype(np.float64)
+  split = (
+    tf.data.Dataset.from_tensor_slices(({'x': ids}, (counts, counts)))
+    .shuffle(50, seed=2)
+    .batch(8)
+  )
+  callback = epoch_evaluation.EpochEvaluation(
+    predict_fn=predict,
+    datasets={'validation': epoch_evaluation.ShuffledQueue(split, 20)},
+    output_names=['a'],
+    loss_fn=lambda y, p: losses.per_example_and_target('SQUARED_ERROR', y, p),
+    print_fn=None,
+  )
+  callback.on_train_begin()
+  callback.on_epoch_end(0, {})
+  assert [len(s) for s in seen] == [20, 20]
+  assert not set(seen[0]) & set(seen[1])  # Both within the first pass.
+  assert callback.tables[-1]['tables']['validation']['a']['count'] == 20

@@ -22,6 +22,7 @@ def test_search_then_train_with_the_best_hyperparameters(tmp_path):
     tuner_trials=2,
     tuner_loss='loss',
     min_auc_true_top_1p=0.0,
+    eval_size=20,  # Of 164 training and 36 validation examples.
   )
   local_runner.run(options)
   tuner_dir = os.path.join(options.pipeline_root, 'Tuner')
@@ -56,3 +57,20 @@ def test_search_then_train_with_the_best_hyperparameters(tmp_path):
   assert trained['fc_hid_sizes'] == [best['fc_hid_size_0']]
   assert trained['dropouts'] == [best['dropout_0'], best['dropout_1']]
   assert trained['conv_depths'] == [best['conv_depth_0']]
+  # Each report scored a new 20-example sample of both splits.
+  with open(
+    os.path.join(
+      options.pipeline_root,
+      'Trainer',
+      'model_run',
+      run_dir,
+      'epoch_report.jsonl',
+    )
+  ) as f:
+    records = [json.loads(line) for line in f]
+  assert [r['epoch'] for r in records] == [0, 1]
+  for record in records:
+    for name in ('training', 'validation'):
+      table = record['tables'][name]
+      counts = {o: row['count'] for o, row in table.items() if o != 'mean'}
+      assert set(counts.values()) == {20}, (name, counts)
