@@ -35,6 +35,15 @@ LOGGED_METRICS = (
 )
 
 
+def _length(batch) -> int:
+  """Examples in a batch (the first array of its structure)."""
+  return len(tf.nest.flatten(batch)[0])
+
+
+def _concatenate(batches):
+  return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *batches)
+
+
 def materialize(dataset: tf.data.Dataset, limit: int = 0) -> Tuple[Any, Any]:
   """(inputs, labels) numpy structures from a dataset of such batches.
 
@@ -47,23 +56,15 @@ def materialize(dataset: tf.data.Dataset, limit: int = 0) -> Tuple[Any, Any]:
   total = 0
   for batch in dataset.as_numpy_iterator():
     batches.append(batch)
-    total += len(tf.nest.flatten(batch)[0])
+    total += _length(batch)
     if limit and total >= limit:
       break
   if not batches:
     raise ValueError('no examples to evaluate')
-  joined = tf.nest.map_structure(lambda *parts: np.concatenate(parts), *batches)
+  joined = _concatenate(batches)
   if limit:
     joined = tf.nest.map_structure(lambda a: a[:limit], joined)
   return joined
-
-
-def _length(batch) -> int:
-  return len(tf.nest.flatten(batch)[0])
-
-
-def _concatenate(batches):
-  return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *batches)
 
 
 class ShuffledQueue:
