@@ -308,6 +308,16 @@ def model(options: RunOptions) -> Dict:
 
 
 def training(options: RunOptions) -> Dict[str, int]:
+  """The Trainer's and Tuner's training settings, checked."""
+  for name, lowest in (
+    ('epochs', 1),
+    ('mbsz', 1),
+    ('epoch_size', 0),
+    ('eval_size', 0),
+  ):
+    value = getattr(options, name)
+    if value < lowest:
+      raise ValueError(f'--{name} must be at least {lowest}, got {value}')
   return {
     'epochs': options.epochs,
     'epoch_size': options.epoch_size,

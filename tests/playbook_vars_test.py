@@ -118,3 +118,27 @@ def test_preset_then_explicit_flags_then_vars():
   holders['preset'] = _Holder('nope', True)
   with pytest.raises(ValueError, match="--preset='nope' is unknown"):
     run_options.from_flags(holders)
+
+
+@pytest.mark.parametrize(
+  'field, value, message',
+  [
+    ('eval_size', -5, '--eval_size must be at least 0, got -5'),
+    ('epoch_size', -1, '--epoch_size must be at least 0, got -1'),
+    ('epochs', 0, '--epochs must be at least 1, got 0'),
+    ('mbsz', 0, '--mbsz must be at least 1, got 0'),
+  ],
+)
+def test_bad_training_sizes_fail_before_any_run(
+  tmp_path, field, value, message
+):
+  from pipeline import local_runner
+
+  options = local_runner.RunOptions(
+    save_base=str(tmp_path / 'runs'), run_name='bad', **{field: value}
+  )
+  with pytest.raises(ValueError, match=message):
+    run_options.pipeline_kwargs(options)
+  with pytest.raises(local_runner.InputError, match=message):
+    local_runner.build_pipeline(options)
+  assert not (tmp_path / 'runs').exists()
