@@ -20,6 +20,8 @@ setuptools.setup(
       'schema.*',
       'simulation',
       'simulation.*',
+      'tools',
+      'tools.*',
     ]
   ),
   # Exact versions live in constraints.txt; install with `-c constraints.txt`.
@@ -45,7 +47,7 @@ setuptools.setup(
   entry_points={
     'console_scripts': [
       'aptamer-simulate=simulation.cli:main',
-      'aptamer-tfx=pipeline.cli:main',
+      'aptamer-tfx=tools.cli:main',
     ],
   },
 )

@@ -49,8 +49,8 @@ from tfx.types import standard_artifacts  # noqa: E402
 from tfx.types import standard_component_specs  # noqa: E402
 from tfx.utils import proto_utils  # noqa: E402
 
-from components import rank_metrics  # noqa: E402
-from components import tfma_metrics  # noqa: E402
+from components.evaluation import rank_metrics  # noqa: E402
+from components.evaluation import tfma_metrics  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import local_runner  # noqa: E402
 from pipeline import pipeline as pipeline_lib  # noqa: E402

@@ -47,7 +47,7 @@ from tfx import v1 as tfx  # noqa: E402
 from tfx.dsl.components.base import base_beam_executor  # noqa: E402
 from tfx.types import artifact_utils  # noqa: E402
 
-from components.structure_features import executor  # noqa: E402
+from components.features.structure import executor  # noqa: E402
 from pipeline import beam_runners  # noqa: E402
 
 _FILES = 4

@@ -7,8 +7,8 @@ lazily so that importing this package stays cheap and free of cycles.
 """
 
 _ARTIFACT_MODULES = {
-  'SweepReport': 'components.sweep_selector',
-  'ReplicaReport': 'components.replica_report',
+  'SweepReport': 'components.search.sweep_selector',
+  'ReplicaReport': 'components.evaluation.replica_report',
 }
 
 

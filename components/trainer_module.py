@@ -9,7 +9,7 @@ keyed by read name, each additional output by its name, and
   * `serve_sequences`: raw sequence strings (`sequences`); a model with
     structure inputs also takes each structure feature it needs as a
     float32 vector named like the example feature (e.g. `partition_function`,
-    from `components.structure_features.folding.fold`).
+    from `components.features.structure.folding.fold`).
   * `transform_features`: serialized tf.Examples -> transformed features, for
     TFMA's preprocessing of labels.
 """
@@ -27,14 +27,14 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from components import epoch_evaluation
-from components import features
-from components import losses
-from components import model as model_lib
-from components import model_options as options_lib
-from components import search_space
-from components import training_callbacks
-from components import training_data
+from components.config import model_options as options_lib
+from components.features import encodings
+from components.model import losses
+from components.model import network as model_lib
+from components.search import search_space
+from components.training import callbacks as training_callbacks
+from components.training import datasets
+from components.training import epoch_evaluation
 from schema import experiment as experiment_lib
 
 # custom_config keys (set by pipeline.create_pipeline).
@@ -131,19 +131,19 @@ def build_and_compile(run: RunSetup):
 
 def prepare_data(
   fn_args: tfx.components.FnArgs, tft_output: tft.TFTransformOutput, run
-) -> training_data.TrainingData:
-  spec = training_data.DataSpec.create(list(run.signs.reads), run.options)
+) -> datasets.TrainingData:
+  spec = datasets.DataSpec.create(list(run.signs.reads), run.options)
   template = run.experiment.template_sequence or (
     'N' * run.experiment.sequence_length
   )
-  return training_data.prepare(
+  return datasets.prepare(
     fn_args, tft_output, spec, run.options, run.training, template
   )
 
 
 def epoch_evaluation_callback(
   train_model: keras.Model,
-  data: training_data.TrainingData,
+  data: datasets.TrainingData,
   loss_name: str,
   report_path: str = '',
 ) -> epoch_evaluation.EpochEvaluation:
@@ -165,7 +165,7 @@ def divergence_guard(run: RunSetup) -> training_callbacks.DivergenceGuard:
 def make_serving_signatures(
   model: keras.Model,
   tft_output: tft.TFTransformOutput,
-  spec: training_data.DataSpec,
+  spec: datasets.DataSpec,
   molecules: List[str],
 ) -> Dict[str, Any]:
   """The exported signatures (see the module docstring)."""
@@ -179,14 +179,14 @@ def make_serving_signatures(
     inputs = {name: transformed[name] for name in spec.input_features}
     if spec.parent_counts:
       # Serving has no observed counts: the parent term is left out.
-      batch = tf.shape(transformed[features.ONE_HOT_FEATURE])[0]
-      inputs[training_data.PARENT_COUNTS_INPUT] = tf.zeros(
+      batch = tf.shape(transformed[encodings.ONE_HOT_FEATURE])[0]
+      inputs[datasets.PARENT_COUNTS_INPUT] = tf.zeros(
         [batch, len(spec.targets)]
       )
     out = model(inputs, training=False)
     result = {o: out['counts'][:, i] for i, o in enumerate(spec.outputs)}
     for i, molecule in enumerate(molecules):
-      result[features.affinity_output_name(molecule)] = out['affinity'][:, i]
+      result[encodings.affinity_output_name(molecule)] = out['affinity'][:, i]
     return result
 
   @tf.function(

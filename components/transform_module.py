@@ -13,8 +13,8 @@ from typing import Sequence
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components import features
-from components import normalizers
+from components.features import encodings
+from components.features import normalizers
 
 # custom_config keys (set by pipeline.create_pipeline).
 SEQUENCE_LENGTH_KEY = 'sequence_length'
@@ -81,7 +81,7 @@ def structure_input(
   scaled = []
   for column in columns:
     values = tf.reshape(tf.cast(inputs[column], tf.float32), [-1])
-    if column == features.PARTITION_FUNCTION:
+    if column == encodings.PARTITION_FUNCTION:
       # Z >= 1 for any folded sequence (the open chain alone gives 1).
       values = tf.math.log(tf.maximum(values, 1e-30))
     scaled.append(tft.scale_to_z_score(values))
@@ -112,28 +112,28 @@ def preprocessing_fn(
   """
   config = {**DEFAULTS, **custom_config}
   length = config[SEQUENCE_LENGTH_KEY]
-  one_hot = features.one_hot_encode(inputs['sequence'], length)
+  one_hot = encodings.one_hot_encode(inputs['sequence'], length)
   outputs = {
-    features.ONE_HOT_FEATURE: one_hot,
+    encodings.ONE_HOT_FEATURE: one_hot,
     'cluster': tf.reshape(inputs['cluster'], [-1]),
   }
-  outputs[features.GC_SLICE] = features.gc_content_bucket(one_hot, length)
-  outputs[features.ABUNDANCE_SLICE] = features.count_bucket(
+  outputs[encodings.GC_SLICE] = encodings.gc_content_bucket(one_hot, length)
+  outputs[encodings.ABUNDANCE_SLICE] = encodings.count_bucket(
     [inputs[name] for name in config[INPUT_READS_KEY]], one_hot
   )
-  unknown = set(config[INPUT_FEATURES_KEY]) - set(features.INPUT_FEATURES)
+  unknown = set(config[INPUT_FEATURES_KEY]) - set(encodings.INPUT_FEATURES)
   if unknown:
     raise ValueError(
       f'unknown input_features {sorted(unknown)}; valid: '
-      f'{sorted(features.INPUT_FEATURES)}'
+      f'{sorted(encodings.INPUT_FEATURES)}'
     )
   if 'SEQUENCE_KMER_COUNT' in config[INPUT_FEATURES_KEY]:
-    outputs[features.KMER_FEATURE] = features.standardized_kmer_counts(
+    outputs[encodings.KMER_FEATURE] = encodings.standardized_kmer_counts(
       one_hot, length, config[KMER_K_MAX_KEY]
     )
-  for name, columns in features.STRUCTURE_INPUT_COLUMNS.items():
+  for name, columns in encodings.STRUCTURE_INPUT_COLUMNS.items():
     if name in config[INPUT_FEATURES_KEY]:
-      outputs[features.INPUT_FEATURES[name]] = structure_input(inputs, columns)
+      outputs[encodings.INPUT_FEATURES[name]] = structure_input(inputs, columns)
 
   def norm(values, method, log=config[STANDARDIZE_LOG_KEY]):
     return normalizers.normalize(
@@ -148,13 +148,13 @@ def preprocessing_fn(
     counts = tf.reshape(inputs[name], [-1])
     outputs[name] = counts
     for method in config[TARGET_NORMS_KEY]:
-      outputs[features.target_name(name, method)] = norm(counts, method)
+      outputs[encodings.target_name(name, method)] = norm(counts, method)
     parent = config[PARENT_NAMES_KEY].get(name, '')
     if parent and parent not in normalised_parents:
       normalised_parents[parent] = norm(
         inputs[parent], config[DEPENDENCY_NORM_KEY]
       )
-    outputs[features.parent_name(name)] = (
+    outputs[encodings.parent_name(name)] = (
       normalised_parents[parent]
       if parent
       else tf.zeros_like(counts, dtype=tf.float32)
@@ -172,7 +172,7 @@ def preprocessing_fn(
     if name in LINEAR_ADDITIONAL_OUTPUTS:
       linear = norm(values, normalizers.STANDARDIZE, log=False)
     for method in config[TARGET_NORMS_KEY]:
-      outputs[features.target_name(name, method)] = (
+      outputs[encodings.target_name(name, method)] = (
         linear if linear is not None else norm(values, method)
       )
   return outputs

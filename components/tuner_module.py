@@ -2,7 +2,7 @@
 
 Each Tuner component searches the hyper-parameters of one combination of
 meta-parameters (layer counts, from `custom_config['hparams']`) over the
-original's ranges (`components.search_space`). The objective is the
+original's ranges (`components.search.search_space`). The objective is the
 validation `auc/true_top_1p` averaged over outputs (maximised, the
 original's default `tuner_loss`) or the validation loss (minimised), both
 computed each epoch by the same code as the Trainer's reports. Infeasible
@@ -18,10 +18,10 @@ import keras_tuner
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from components import model as model_lib
-from components import search_space
 from components import trainer_module
-from components import training_callbacks
+from components.model import network as model_lib
+from components.search import search_space
+from components.training import callbacks as training_callbacks
 
 # custom_config['tuner'] keys, besides the Trainer's custom_config.
 TUNER_KEY = 'tuner'

@@ -52,7 +52,7 @@ import tensorflow as tf  # noqa: E402
 from tfx import v1 as tfx  # noqa: E402
 import yaml  # noqa: E402
 
-from components import data_contract  # noqa: E402
+from components.data import data_contract  # noqa: E402
 from pipeline import beam_runners  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import pipeline as pipeline_lib  # noqa: E402

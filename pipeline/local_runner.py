@@ -21,13 +21,13 @@ from absl import logging
 from ml_metadata import metadata_store
 from tfx import v1 as tfx
 
-from components import data_contract
+from components.data import data_contract
 from pipeline import beam_runners
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
 from pipeline import run_options
-from pipeline import truth_scoring
 from schema import experiment as experiment_lib
+from tools import truth_scoring
 
 # The DirectRunner presets of pipeline/beam_runners.py.
 LOCAL_BEAM_MODES = ('in_memory', 'multi_processing')

@@ -10,19 +10,19 @@ from ml_metadata.proto import metadata_store_pb2
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from components import data_contract
-from components import experiment_schema
-from components import features
-from components import model_options
-from components import replica_report
-from components import sweep as sweep_lib
-from components import sweep_selector
 from components import trainer_module
 from components import transform_module
-from components import tuner_executor
 from components import tuner_module
-from components.structure_features import component as structure_component
-from components.structure_features import folding
+from components.config import model_options
+from components.config import sweep as sweep_lib
+from components.data import data_contract
+from components.data import experiment_schema
+from components.evaluation import replica_report
+from components.features import encodings
+from components.features.structure import component as structure_component
+from components.features.structure import folding
+from components.search import sweep_selector
+from components.search import tuner_executor
 from pipeline import configs
 from schema import experiment as experiment_lib
 
@@ -54,7 +54,7 @@ def make_eval_config(
   )
   rank_metrics = tfma.MetricConfig(
     class_name='AptamerRankMetrics',
-    module='components.tfma_metrics',
+    module='components.evaluation.tfma_metrics',
     config=json.dumps({'outputs': list(target_names)}),
     # The gate is on the overall slice only: small slices (a rare GC
     # bucket, say) may hold no true top-1% sequence, and their AUC is
@@ -70,7 +70,7 @@ def make_eval_config(
     metric_configs.append(
       tfma.MetricConfig(
         class_name='AptamerRankMetrics',
-        module='components.tfma_metrics',
+        module='components.evaluation.tfma_metrics',
         config=json.dumps(
           {
             'outputs': list(target_names),
@@ -102,8 +102,8 @@ def make_eval_config(
     # abundant sequences): transformed features, via transform_features.
     slicing_specs=[
       tfma.SlicingSpec(),
-      tfma.SlicingSpec(feature_keys=[features.GC_SLICE]),
-      tfma.SlicingSpec(feature_keys=[features.ABUNDANCE_SLICE]),
+      tfma.SlicingSpec(feature_keys=[encodings.GC_SLICE]),
+      tfma.SlicingSpec(feature_keys=[encodings.ABUNDANCE_SLICE]),
     ],
     metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
   )
@@ -139,9 +139,9 @@ def create_pipeline(
     experiment_pbtxt: the experiment in protobuf text format (its content,
       so a changed experiment invalidates the cache).
     serving_model_dir: where the Pusher copies a blessed model.
-    hparams: `components.model.HParams` fields: the network. With a search,
+    hparams: `components.config.hparams.HParams` fields: the network. With a search,
       the layer counts and any pinned hyper-parameter.
-    model: `components.model_options.ModelOptions` fields (output layer,
+    model: `components.config.model_options.ModelOptions` fields (output layer,
       loss, normalisers, inputs, additional outputs, preprocessing).
     training: `components.trainer_module.TrainingConfig` fields (epochs,
       epoch_size, eval_size, mbsz, seed, epoch_interval_to_save_best).
@@ -152,7 +152,7 @@ def create_pipeline(
       correlation over outputs (overall slice).
     tuner: random-search settings (`num_trials`, `tuner_loss`,
       `max_strides`, `max_rates`); None trains `hparams` directly.
-    sweep: meta-parameter combinations (`components.sweep.MetaCombination`
+    sweep: meta-parameter combinations (`components.config.sweep.MetaCombination`
       fields), one Tuner each, in parallel on Kubeflow; a SweepSelector
       picks the best configuration and reports every trial. Needs `tuner`.
     structure: StructureFeatures parameters (temperature, sodium,

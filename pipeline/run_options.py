@@ -16,10 +16,10 @@ from typing import List
 from absl import flags
 import tensorflow as tf
 
-from components import features
-from components import model_options
-from components import sweep
-from components.structure_features import folding
+from components.config import model_options
+from components.config import sweep
+from components.features import encodings
+from components.features.structure import folding
 from pipeline import configs
 from pipeline import playbook_vars
 from schema import experiment as experiment_lib
@@ -348,7 +348,7 @@ def sweep_grid(options: RunOptions) -> List[Dict[str, Any]]:
 def structure(options: RunOptions):
   """StructureFeatures parameters, or None when no folding is needed."""
   wanted = set(_csv(options.additional_output)) & set(folding.FEATURES)
-  wanted |= set(features.structure_raw_features(_csv(options.input_features)))
+  wanted |= set(encodings.structure_raw_features(_csv(options.input_features)))
   if not (options.structure_features or wanted):
     return None
   return {

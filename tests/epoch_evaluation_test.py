@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import epoch_evaluation
-from components import losses
-from components import rank_metrics
+from components.evaluation import rank_metrics
+from components.model import losses
+from components.training import epoch_evaluation
 
 
 def _callback(tmp_path, predictions):

@@ -7,13 +7,13 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
-from components import features
-from components import normalizers
 from components import transform_module
+from components.features import encodings
+from components.features import normalizers
 
 
 def test_one_hot_uses_the_original_atgc_channel_order():
-  out = features.one_hot_encode(tf.constant([[b'ATGC'], [b'CCAA']]), 4)
+  out = encodings.one_hot_encode(tf.constant([[b'ATGC'], [b'CCAA']]), 4)
   expected = np.array(
     [
       # A        T            G            C
@@ -27,7 +27,7 @@ def test_one_hot_uses_the_original_atgc_channel_order():
 
 
 def test_one_hot_leaves_unknown_bases_empty():
-  out = features.one_hot_encode(tf.constant([b'ANA']), 3).numpy()
+  out = encodings.one_hot_encode(tf.constant([b'ANA']), 3).numpy()
   np.testing.assert_array_equal(out[0, 4:8], [0, 0, 0, 0])
   assert out.sum() == 2
 
@@ -53,9 +53,9 @@ def test_standardize_log_uses_training_statistics(tmp_path):
 
 
 def test_kmer_counts_by_hand():
-  one_hot = features.one_hot_encode(tf.constant([b'AATG']), 4)
-  counts = features.kmer_counts(one_hot, 4, 2).numpy()[0]
-  assert counts.shape == (features.num_kmers(2),) == (20,)
+  one_hot = encodings.one_hot_encode(tf.constant([b'AATG']), 4)
+  counts = encodings.kmer_counts(one_hot, 4, 2).numpy()[0]
+  assert counts.shape == (encodings.num_kmers(2),) == (20,)
   # 1-mers in A,T,G,C order.
   np.testing.assert_array_equal(counts[:4], [2, 1, 1, 0])
   # 2-mers: index 4 * first + second, so AA=0, AT=1, TG=4*1+2=6.
@@ -65,22 +65,22 @@ def test_kmer_counts_by_hand():
 
 
 def test_kmer_counts_skip_windows_with_unknown_bases():
-  one_hot = features.one_hot_encode(tf.constant([b'ANA']), 3)
-  counts = features.kmer_counts(one_hot, 3, 2).numpy()[0]
+  one_hot = encodings.one_hot_encode(tf.constant([b'ANA']), 3)
+  counts = encodings.kmer_counts(one_hot, 3, 2).numpy()[0]
   assert counts[:4].tolist() == [2, 0, 0, 0]
   assert counts[4:].sum() == 0  # Both 2-mers contain the N.
 
 
 def test_kmer_null_statistics_match_the_binomial():
-  mean, std = features.kmer_null_statistics(40, 4)
-  assert len(mean) == features.num_kmers(4) == 340
+  mean, std = encodings.kmer_null_statistics(40, 4)
+  assert len(mean) == encodings.num_kmers(4) == 340
   assert mean[0] == pytest.approx(10.0)
   assert std[0] == pytest.approx(2.7386, abs=1e-4)
   # k = 4: n = 37 positions, p = 1/256.
   assert mean[-1] == pytest.approx(37 / 256)
   assert std[-1] == pytest.approx(np.sqrt(37 / 256 * 255 / 256))
-  one_hot = features.one_hot_encode(tf.constant([b'A' * 40]), 40)
-  z = features.standardized_kmer_counts(one_hot, 40, 1).numpy()[0]
+  one_hot = encodings.one_hot_encode(tf.constant([b'A' * 40]), 40)
+  z = encodings.standardized_kmer_counts(one_hot, 40, 1).numpy()[0]
   np.testing.assert_allclose(
     z, [(40 - 10) / 2.7386, -3.6515, -3.6515, -3.6515], atol=1e-3
   )
@@ -131,11 +131,11 @@ def test_unknown_normalizer_is_rejected():
 
 
 def test_gc_content_buckets():
-  one_hot = features.one_hot_encode(
+  one_hot = encodings.one_hot_encode(
     tf.constant([b'AAAAAAAAAA', b'GGGGAAAAAA', b'GCGCGCAAAA', b'GGGGGGGGGG']),
     10,
   )
-  labels = features.gc_content_bucket(one_hot, 10).numpy().tolist()
+  labels = encodings.gc_content_bucket(one_hot, 10).numpy().tolist()
   assert labels == [b'GC <30%', b'GC 40-50%', b'GC >=60%', b'GC >=60%']
 
 
@@ -144,7 +144,7 @@ def test_input_count_buckets():
     tf.constant([[0], [1], [3], [0]]),
     tf.constant([[0], [0], [6], [12]]),
   ]
-  labels = features.count_bucket(counts, tf.zeros([4, 2])).numpy().tolist()
+  labels = encodings.count_bucket(counts, tf.zeros([4, 2])).numpy().tolist()
   assert labels == [b'0 reads', b'1 read', b'2-9 reads', b'>=10 reads']
-  none = features.count_bucket([], tf.zeros([3, 2])).numpy().tolist()
+  none = encodings.count_bucket([], tf.zeros([3, 2])).numpy().tolist()
   assert none == [b'no input reads'] * 3

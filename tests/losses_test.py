@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import losses
+from components.model import losses
 
 NAN = np.nan
 

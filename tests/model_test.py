@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from components import features
-from components import model as model_lib
-from components import model_options
+from components.config import model_options
+from components.features import encodings
+from components.model import network as model_lib
 from schema import experiment as experiment_lib
 
 _EXPERIMENT = experiment_lib.parse_experiment(
@@ -46,11 +46,11 @@ def test_every_output_layer_builds_a_keras3_model(output_layer):
   model = model_lib.build_model(_HP, _EXPERIMENT, options, _SIGNS)
   assert isinstance(model, keras.Model)
   assert type(model).__module__.startswith('keras.src')
-  expected_inputs = {features.ONE_HOT_FEATURE, features.KMER_FEATURE}
+  expected_inputs = {encodings.ONE_HOT_FEATURE, encodings.KMER_FEATURE}
   if output_layer.startswith('LATENT_WITH'):
     expected_inputs.add(model_lib.PARENT_INPUT)
   assert set(model.input) == expected_inputs
-  assert model.input[features.KMER_FEATURE].shape[1] == 20
+  assert model.input[encodings.KMER_FEATURE].shape[1] == 20
   out = model(_inputs(model))
   assert tuple(out['counts'].shape) == (5, 3 + 1)  # 3 reads + 1 output.
   molecules = 1 if output_layer == 'FULLY_OBSERVED' else 2
@@ -61,7 +61,7 @@ def test_kmer_only_network_has_no_conv_layers():
   options = model_options.ModelOptions(input_features=('SEQUENCE_KMER_COUNT',))
   hp = model_lib.HParams(num_conv_layers=0, num_fc_layers=2)
   model = model_lib.build_model(hp, _EXPERIMENT, options, _SIGNS)
-  assert set(model.input) == {features.KMER_FEATURE}
+  assert set(model.input) == {encodings.KMER_FEATURE}
   with pytest.raises(ValueError, match='conv layers need the SEQUENCE_ONE_HOT'):
     model_lib.build_model(_HP, _EXPERIMENT, options, _SIGNS)
 

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from components import losses
-from components import output_layers
+from components.model import losses
+from components.model import output_layers
 from schema import experiment as experiment_lib
 
 _EXPERIMENT = experiment_lib.parse_experiment(

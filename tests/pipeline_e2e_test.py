@@ -13,7 +13,7 @@ import pytest
 from tfx import v1 as tfx
 
 from pipeline import local_runner
-from pipeline import truth_scoring
+from tools import truth_scoring
 
 _COMPONENTS = (
   'ImportExampleGen',

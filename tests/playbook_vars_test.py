@@ -91,7 +91,7 @@ def test_without_autotune_num_replicas_means_replicas():
 def test_unknown_hpconfig_names_fail_before_any_run():
   options = run_options.RunOptions(hpconfig='learning_rate=0.1')
   kwargs = run_options.pipeline_kwargs(options)
-  from components import model as model_lib
+  from components.model import network as model_lib
 
   with pytest.raises(ValueError, match='unknown hyper-parameters'):
     model_lib.HParams.from_dict(kwargs['hparams'])

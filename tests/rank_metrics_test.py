@@ -1,4 +1,4 @@
-"""Tests of components.rank_metrics against scipy, sklearn and hand values."""
+"""Tests of components.evaluation.rank_metrics against scipy, sklearn and hand values."""
 
 import itertools
 import math
@@ -9,7 +9,7 @@ import pytest
 import scipy.stats
 from sklearn import metrics as skm
 
-from components import rank_metrics as rm
+from components.evaluation import rank_metrics as rm
 
 LOG2 = math.log2
 

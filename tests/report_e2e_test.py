@@ -8,8 +8,8 @@ import subprocess
 import handmade_data
 import pytest
 
-from pipeline import cli
 from pipeline import local_runner
+from tools import cli
 
 _CHROMIUM_FLAGS = (
   '--headless',

@@ -3,8 +3,8 @@
 import keras_tuner
 import pytest
 
-from components import model as model_lib
-from components import search_space
+from components.model import network as model_lib
+from components.search import search_space
 
 
 def _samples(hp, n=300, seed=0):

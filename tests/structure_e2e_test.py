@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features
-from components.structure_features import folding
+from components.features import encodings
+from components.features.structure import folding
 from pipeline import local_runner
 
 
@@ -47,7 +47,7 @@ def test_structure_features_as_additional_outputs(tmp_path):
     os.path.join(root, 'Transform', 'transform_graph', graph)
   ).transformed_feature_spec()
   for name in ('partition_function', 'boltzmann_probability'):
-    assert features.target_name(name, 'STANDARDIZE') in spec
+    assert encodings.target_name(name, 'STANDARDIZE') in spec
   # The model predicts them and reports their metrics each epoch.
   [run_dir] = os.listdir(os.path.join(root, 'Trainer', 'model_run'))
   with open(

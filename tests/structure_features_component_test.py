@@ -11,9 +11,9 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
-from components.structure_features import component
-from components.structure_features import executor
-from components.structure_features import folding
+from components.features.structure import component
+from components.features.structure import executor
+from components.features.structure import folding
 from pipeline import beam_runners
 
 # Two splits sharing a sequence, one duplicate inside a split: 5 unique.
@@ -350,7 +350,7 @@ def test_component_spec_and_kubeflow_v2_compile(tmp_path):
   spec = json.load(open(output))
   executors = spec['pipelineSpec']['deploymentSpec']['executors']
   text = json.dumps(executors)
-  assert 'components.structure_features.executor.Executor' in text
+  assert 'components.features.structure.executor.Executor' in text
 
 
 def test_component_rejects_bad_parameters():

@@ -5,7 +5,7 @@ import math
 import pytest
 import RNA
 
-from components.structure_features import folding
+from components.features.structure import folding
 
 SEQUENCES = (
   'GGGAAACCCTTTGCGCAAAGCGCATTACGGATCCGTA',

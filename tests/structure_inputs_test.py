@@ -8,11 +8,11 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
-from components import features
-from components import model as model_lib
-from components import model_options
 from components import transform_module
-from components.structure_features import folding
+from components.config import model_options
+from components.features import encodings
+from components.features.structure import folding
+from components.model import network as model_lib
 from pipeline import run_options
 from schema import experiment as experiment_lib
 
@@ -24,15 +24,15 @@ _SIGNS = experiment_lib.selection_signs(_EXPERIMENT)
 
 def test_columns_are_the_folding_features():
   assert (
-    features.STRUCTURE_INPUT_COLUMNS['STRUCTURE_FEATURES'] == folding.FEATURES
+    encodings.STRUCTURE_INPUT_COLUMNS['STRUCTURE_FEATURES'] == folding.FEATURES
   )
-  assert features.structure_raw_features(['SEQUENCE_ONE_HOT']) == []
-  assert features.structure_raw_features(
+  assert encodings.structure_raw_features(['SEQUENCE_ONE_HOT']) == []
+  assert encodings.structure_raw_features(
     ['STRUCTURE_PARTITION_FUNCTION', 'STRUCTURE_FEATURES']
   ) == sorted(folding.FEATURES)
-  assert features.dense_input_widths(
+  assert encodings.dense_input_widths(
     ['STRUCTURE_FEATURES', 'SEQUENCE_ONE_HOT', 'SEQUENCE_KMER_COUNT'], 2
-  ) == {features.KMER_FEATURE: 20, features.STRUCTURE_FEATURE: 5}
+  ) == {encodings.KMER_FEATURE: 20, encodings.STRUCTURE_FEATURE: 5}
 
 
 def _transform(tmp_path, rows, input_features):
@@ -45,7 +45,7 @@ def _transform(tmp_path, rows, input_features):
 
   def fn(inputs):
     out = {}
-    for name, columns in features.STRUCTURE_INPUT_COLUMNS.items():
+    for name, columns in encodings.STRUCTURE_INPUT_COLUMNS.items():
       if name in input_features:
         out[name] = transform_module.structure_input(inputs, columns)
     return out
@@ -99,18 +99,18 @@ def test_model_takes_structure_inputs_and_uses_them():
   hp = model_lib.HParams(num_conv_layers=1, num_fc_layers=1, conv_widths=[3])
   model = model_lib.build_model(hp, _EXPERIMENT, options, _SIGNS)
   assert set(model.input) == {
-    features.ONE_HOT_FEATURE,
-    features.STRUCTURE_FEATURE,
+    encodings.ONE_HOT_FEATURE,
+    encodings.STRUCTURE_FEATURE,
   }
-  assert model.input[features.STRUCTURE_FEATURE].shape[1] == 5
+  assert model.input[encodings.STRUCTURE_FEATURE].shape[1] == 5
   rng = np.random.default_rng(0)
-  width = model.input[features.ONE_HOT_FEATURE].shape[1]
+  width = model.input[encodings.ONE_HOT_FEATURE].shape[1]
   inputs = {
-    features.ONE_HOT_FEATURE: rng.normal(size=(3, width)).astype(np.float32),
-    features.STRUCTURE_FEATURE: np.zeros((3, 5), np.float32),
+    encodings.ONE_HOT_FEATURE: rng.normal(size=(3, width)).astype(np.float32),
+    encodings.STRUCTURE_FEATURE: np.zeros((3, 5), np.float32),
   }
   before = model(inputs)['counts'].numpy()
-  inputs[features.STRUCTURE_FEATURE] = np.ones((3, 5), np.float32)
+  inputs[encodings.STRUCTURE_FEATURE] = np.ones((3, 5), np.float32)
   assert not np.allclose(before, model(inputs)['counts'].numpy())
 
 
@@ -120,8 +120,8 @@ def test_structure_only_network():
   )
   hp = model_lib.HParams(num_conv_layers=0, num_fc_layers=1)
   model = model_lib.build_model(hp, _EXPERIMENT, options, _SIGNS)
-  assert set(model.input) == {features.STRUCTURE_LOG_PF_FEATURE}
-  assert model.input[features.STRUCTURE_LOG_PF_FEATURE].shape[1] == 1
+  assert set(model.input) == {encodings.STRUCTURE_LOG_PF_FEATURE}
+  assert model.input[encodings.STRUCTURE_LOG_PF_FEATURE].shape[1] == 1
 
 
 def test_random_sequence_injection_is_rejected_with_structure_inputs():

@@ -7,8 +7,8 @@ import os
 import handmade_data
 import pytest
 
-from components import replica_report
-from components import sweep_selector
+from components.evaluation import replica_report
+from components.search import sweep_selector
 from pipeline import local_runner
 
 

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from components import sweep
-from components import sweep_selector
-from components import tuner_executor
+from components.config import sweep
+from components.search import sweep_selector
+from components.search import tuner_executor
 
 
 def test_default_grid_has_40_combinations_with_matching_normalisers():

@@ -8,8 +8,8 @@ from sklearn import metrics as sk_metrics
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from components import rank_metrics
-from components import tfma_metrics
+from components.evaluation import rank_metrics
+from components.evaluation import tfma_metrics
 
 OUTPUTS = ['reads_a', 'reads_b', 'all_zero']
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from components import training_callbacks
+from components.training import callbacks as training_callbacks
 
 
 def _model():

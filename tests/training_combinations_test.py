@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import features
-from components import losses
-from components import model as model_lib
-from components import model_options
-from components import sweep
+from components.config import model_options
+from components.config import sweep
+from components.features import encodings
+from components.model import losses
+from components.model import network as model_lib
 from schema import experiment as experiment_lib
 import simulation
 
@@ -25,7 +25,7 @@ def simulated():
   counts = np.stack([result.counts[r] for r in signs.reads], axis=1)
   observed = counts.sum(axis=1) > 0
   sequences = [s for s, keep in zip(result.sequences, observed) if keep]
-  one_hot = features.one_hot_encode(
+  one_hot = encodings.one_hot_encode(
     tf.constant(sequences), result.experiment.sequence_length
   ).numpy()
   parents = experiment_lib.parent_counts(result.experiment)
@@ -68,7 +68,7 @@ def test_combination_trains_without_nan(simulated, output_layer, loss_name):
   train_model.compile(
     optimizer=keras.optimizers.Adam(1e-3), loss=losses.LOSSES[loss_name]
   )
-  inputs = {features.ONE_HOT_FEATURE: one_hot}
+  inputs = {encodings.ONE_HOT_FEATURE: one_hot}
   if model_lib.PARENT_INPUT in model.input:
     inputs[model_lib.PARENT_INPUT] = _normalise(parent_counts, 'STANDARDIZE')
   targets = _normalise(counts, options.loss_norm)

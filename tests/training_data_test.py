@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from components import features
-from components import model_options
-from components import training_data
+from components.config import model_options
+from components.features import encodings
+from components.training import datasets
 
 
 def _chunk(totals):
@@ -16,7 +16,7 @@ def _chunk(totals):
 def test_upsampling_reaches_the_fraction_in_expectation():
   # N = 20, one positive, F = 0.5: R = 0.5 * 19 / (1 * 0.5) = 19 copies,
   # an integer, so exactly 19 positives against 19 negatives.
-  out = training_data.upsample_positives(
+  out = datasets.upsample_positives(
     _chunk([1000] + [3] * 19), ['r'], threshold=1000, fraction=0.5, seed=1
   )
   ids = out['id'].numpy()
@@ -27,7 +27,7 @@ def test_fractional_rate_rounds_randomly():
   # N = 20, P = 1, F = 0.1: R = 0.1 * 19 / 0.9 = 2.11 -> 2 or 3 copies.
   counts = [
     (
-      training_data.upsample_positives(
+      datasets.upsample_positives(
         _chunk([1000] + [0] * 19), ['r'], 1000, 0.1, seed
       )['id'].numpy()
       == 0
@@ -40,30 +40,28 @@ def test_fractional_rate_rounds_randomly():
 
 def test_no_resampling_without_positives_or_when_common_enough():
   for totals in ([0] * 10, [1000] * 3 + [0] * 7):
-    out = training_data.upsample_positives(
-      _chunk(totals), ['r'], 1000, 0.1, seed=0
-    )
+    out = datasets.upsample_positives(_chunk(totals), ['r'], 1000, 0.1, seed=0)
     assert out['id'].numpy().tolist() == list(range(10))
 
 
 def test_random_sequences_use_all_four_bases_and_the_template():
-  spec = training_data.DataSpec(
+  spec = datasets.DataSpec(
     targets=['r'],
     additional_outputs=[],
-    input_features=[features.ONE_HOT_FEATURE, features.KMER_FEATURE],
+    input_features=[encodings.ONE_HOT_FEATURE, encodings.KMER_FEATURE],
     norm='STANDARDIZE',
     parent_counts=False,
   )
-  batch = training_data._random_sequence_batch(
+  batch = datasets._random_sequence_batch(
     2000, 'ANNNNNNNNNNNNNNNNNNNC', spec, {'r_xf_standardize': -0.5}, 2
   )
-  one_hot = batch[features.ONE_HOT_FEATURE].numpy().reshape(2000, 21, 4)
+  one_hot = batch[encodings.ONE_HOT_FEATURE].numpy().reshape(2000, 21, 4)
   assert (one_hot.sum(-1) == 1).all()
   bases = one_hot.argmax(-1)
   assert (bases[:, 0] == 0).all() and (bases[:, -1] == 3).all()  # A ... C
   # The original drew only A/T/G; all four must appear in the N positions.
   assert set(np.unique(bases[:, 1:-1])) == {0, 1, 2, 3}
-  assert batch[features.KMER_FEATURE].shape == (2000, 20)
+  assert batch[encodings.KMER_FEATURE].shape == (2000, 20)
   np.testing.assert_array_equal(batch['r_xf_standardize'].numpy(), -0.5)
 
 
@@ -71,17 +69,17 @@ def test_injection_masks_observed_zeros_and_adds_negatives():
   options = model_options.ModelOptions(
     preprocess_mode='PREPROCESS_INJECT_RANDOM_SEQUENCES', ratio_random_dna=1.0
   )
-  spec = training_data.DataSpec(
-    ['r'], [], [features.ONE_HOT_FEATURE], 'SKIP', False
+  spec = datasets.DataSpec(
+    ['r'], [], [encodings.ONE_HOT_FEATURE], 'SKIP', False
   )
-  one_hot = features.one_hot_encode(tf.constant([b'ACGT'] * 4), 4)
+  one_hot = encodings.one_hot_encode(tf.constant([b'ACGT'] * 4), 4)
   chunk = {
-    features.ONE_HOT_FEATURE: one_hot,
+    encodings.ONE_HOT_FEATURE: one_hot,
     'r': tf.constant([0, 2, 0, 5], tf.int64),
     'r_xf_skip': tf.constant([0.0, 2.0, 0.0, 5.0]),
     'cluster': tf.range(4, dtype=tf.int64),
   }
-  dataset = training_data.training_dataset(
+  dataset = datasets.training_dataset(
     tf.data.Dataset.from_tensors(chunk),
     spec,
     options,
@@ -95,4 +93,4 @@ def test_injection_masks_observed_zeros_and_adds_negatives():
   assert len(targets) == 8  # 4 real + 4 random.
   assert np.isnan(targets).sum() == 2  # The observed zeros.
   assert sorted(targets[~np.isnan(targets)].tolist()) == [0, 0, 0, 0, 2, 5]
-  assert inputs[features.ONE_HOT_FEATURE].shape == (8, 16)
+  assert inputs[encodings.ONE_HOT_FEATURE].shape == (8, 16)

@@ -6,9 +6,9 @@ import sys
 
 import tensorflow as tf
 
-from components.structure_features import example_proto
-from components.structure_features import folding
-from components.structure_features import worker_functions
+from components.features.structure import example_proto
+from components.features.structure import folding
+from components.features.structure import worker_functions
 
 
 def _tf_example():
@@ -37,7 +37,7 @@ def test_bytes_are_identical_both_ways():
 def test_worker_module_imports_neither_tensorflow_nor_tfx():
   code = (
     'import sys\n'
-    'import components.structure_features.worker_functions\n'
+    'import components.features.structure.worker_functions\n'
     "print(sorted(m for m in ('tensorflow', 'tfx') if m in sys.modules))\n"
   )
   out = subprocess.run(

@@ -15,8 +15,8 @@ from typing import Optional
 
 import keras
 
-from components import features
-from components import output_layers
+from components.features import encodings
+from components.model import output_layers
 from schema import experiment as experiment_lib
 
 # Input name of the parent-round counts (dependency output layers).
@@ -142,7 +142,7 @@ def build_network(
     name: the model's name.
 
   Returns:
-    A Keras model taking a dict keyed by `features.ONE_HOT_FEATURE` and/or
+    A Keras model taking a dict keyed by `encodings.ONE_HOT_FEATURE` and/or
     the names of `dense_inputs`.
   """
   reason = infeasibility(hp, sequence_length)
@@ -153,9 +153,9 @@ def build_network(
   inputs, flat = {}, []
   if use_one_hot:
     one_hot = keras.Input(
-      shape=(sequence_length * 4,), name=features.ONE_HOT_FEATURE
+      shape=(sequence_length * 4,), name=encodings.ONE_HOT_FEATURE
     )
-    inputs[features.ONE_HOT_FEATURE] = one_hot
+    inputs[encodings.ONE_HOT_FEATURE] = one_hot
     x = keras.layers.Reshape((sequence_length, 4))(one_hot)
     for i in range(hp.num_conv_layers):
       x = keras.layers.Conv1D(
@@ -255,7 +255,7 @@ def build_model(hp: HParams, experiment, options, signs) -> keras.Model:
     hp,
     experiment.sequence_length,
     num_logits,
-    dense_inputs=features.dense_input_widths(
+    dense_inputs=encodings.dense_input_widths(
       options.input_features, options.kmer_k_max
     ),
     use_one_hot='SEQUENCE_ONE_HOT' in options.input_features,

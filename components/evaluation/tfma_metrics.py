@@ -1,7 +1,7 @@
 """The aptamer rank metrics as a TFMA metric, computed in Beam.
 
 One combiner per model collects every output's (raw count label, predicted
-normalised count) pairs and evaluates them with `components.rank_metrics`,
+normalised count) pairs and evaluates them with `components.evaluation.rank_metrics`,
 the single implementation shared with the training reports. It emits, per
 output, every rank metric keyed by the output name, and the mean over outputs
 with an empty output name. The metric's own name (default `auc/true_top_1p`)
@@ -20,7 +20,7 @@ from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from components import rank_metrics
+from components.evaluation import rank_metrics
 
 DEFAULT_NAME = rank_metrics.TUNER_OBJECTIVE_KEY
 

@@ -6,7 +6,7 @@ aptamer-tfx report <run dir> [--output report.html]
 import argparse
 import sys
 
-from pipeline import report
+from tools import report
 
 
 def main(argv=None) -> int:

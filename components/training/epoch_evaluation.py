@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from components import rank_metrics
+from components.evaluation import rank_metrics
 
 REPORT_FILENAME = 'epoch_report.jsonl'
 REPORT_COLUMNS = ('loss',) + rank_metrics.DEFAULT_REPORT_COLUMNS

@@ -16,7 +16,7 @@ from scipy import stats
 from sklearn import metrics
 import tensorflow as tf
 
-from components import features
+from components.features import encodings
 
 TOP_FRACTION = 0.01
 TRUTH_FILENAME = 'ground_truth.csv.gz'  # Written by the simulator.
@@ -62,7 +62,7 @@ def predict_affinity(
   inputs gets the structure features StructureFeatures added to them.
   """
   serve = tf.saved_model.load(model_dir).signatures['serving_default']
-  key = features.affinity_output_name(molecule)
+  key = encodings.affinity_output_name(molecule)
   out = []
   for start in range(0, len(examples), batch_size):
     batch = tf.constant(examples[start : start + batch_size])

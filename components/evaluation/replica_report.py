@@ -20,11 +20,11 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components import epoch_evaluation
-from components import fan_in
-from components import rank_metrics
-from components import report_tables
 from components import trainer_module
+from components.evaluation import rank_metrics
+from components.evaluation import report_tables
+from components.search import fan_in
+from components.training import epoch_evaluation
 
 REPORT_CSV = 'replica_report.csv'
 REPORT_MD = 'replica_report.md'

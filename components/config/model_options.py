@@ -12,9 +12,9 @@ from typing import Dict
 from typing import List
 from typing import Tuple
 
-from components import features
-from components import normalizers
-from components import sweep
+from components.config import sweep
+from components.features import encodings
+from components.features import normalizers
 
 PREPROCESS_MODES = (
   'PREPROCESS_SKIP_ALL_ZERO_COUNTS',
@@ -82,11 +82,11 @@ class ModelOptions:
         raise ValueError(
           f'{name} must be one of {normalizers.NORMALIZERS}, got {value!r}'
         )
-    unknown = set(self.input_features) - set(features.INPUT_FEATURES)
+    unknown = set(self.input_features) - set(encodings.INPUT_FEATURES)
     if unknown or not self.input_features:
       raise ValueError(
         f'input_features must be a non-empty subset of '
-        f'{sorted(features.INPUT_FEATURES)}, got {list(self.input_features)}'
+        f'{sorted(encodings.INPUT_FEATURES)}, got {list(self.input_features)}'
       )
     if self.preprocess_mode not in PREPROCESS_MODES:
       raise ValueError(
@@ -94,7 +94,7 @@ class ModelOptions:
         f'{self.preprocess_mode!r}'
       )
     structure_inputs = sorted(
-      set(self.input_features) & set(features.STRUCTURE_INPUT_COLUMNS)
+      set(self.input_features) & set(encodings.STRUCTURE_INPUT_COLUMNS)
     )
     inject = self.preprocess_mode == 'PREPROCESS_INJECT_RANDOM_SEQUENCES'
     if structure_inputs and inject:

@@ -11,8 +11,8 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.types import component_spec
 
-from components.structure_features import executor
-from components.structure_features import folding
+from components.features.structure import executor
+from components.features.structure import folding
 
 
 class StructureFeaturesSpec(component_spec.ComponentSpec):

@@ -28,9 +28,9 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from components import fan_in
-from components import report_tables
-from components import tuner_executor
+from components.evaluation import report_tables
+from components.search import fan_in
+from components.search import tuner_executor
 
 COMBINATIONS_KEY = 'combinations'
 DIRECTION_KEY = 'direction'

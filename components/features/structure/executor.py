@@ -48,8 +48,8 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
-from components.structure_features import folding
-from components.structure_features import worker_functions
+from components.features.structure import folding
+from components.features.structure import worker_functions
 
 # Raised here and in the workers; re-exported for callers of the executor.
 StructureFeaturesError = worker_functions.StructureFeaturesError

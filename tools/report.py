@@ -22,11 +22,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from components import epoch_evaluation
-from components import rank_metrics
 from components import trainer_module
+from components.evaluation import rank_metrics
+from components.training import epoch_evaluation
 from pipeline import local_runner
-from pipeline import svg_plots
+from tools import svg_plots
 
 REPORT_FILENAME = 'report.html'
 MAX_PLOTTED_EXAMPLES = 20000

@@ -25,7 +25,7 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components import experiment_schema
+from components.data import experiment_schema
 from schema import experiment as experiment_lib
 
 _VALID_BASES = frozenset(b'ACGT')

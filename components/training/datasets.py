@@ -28,10 +28,10 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
-from components import epoch_evaluation
-from components import features
-from components import model as model_lib
-from components import model_options as options_lib
+from components.config import model_options as options_lib
+from components.features import encodings
+from components.model import network as model_lib
+from components.training import epoch_evaluation
 
 PARENT_COUNTS_INPUT = model_lib.PARENT_INPUT
 EVAL_BATCH_SIZE = 1024
@@ -64,11 +64,11 @@ class DataSpec:
       targets=list(targets),
       additional_outputs=list(options.additional_outputs),
       input_features=[
-        features.INPUT_FEATURES[f] for f in options.input_features
+        encodings.INPUT_FEATURES[f] for f in options.input_features
       ],
       norm=options.loss_norm,
       parent_counts=options.output_layer.startswith('LATENT_WITH'),
-      structure_features=features.structure_raw_features(
+      structure_features=encodings.structure_raw_features(
         options.input_features
       ),
     )
@@ -79,7 +79,7 @@ def model_inputs(batch: Dict[str, tf.Tensor], spec: DataSpec):
   inputs = {name: batch[name] for name in spec.input_features}
   if spec.parent_counts:
     inputs[PARENT_COUNTS_INPUT] = tf.stack(
-      [batch[features.parent_name(t)] for t in spec.targets], axis=1
+      [batch[encodings.parent_name(t)] for t in spec.targets], axis=1
     )
   return inputs
 
@@ -89,7 +89,7 @@ def labels(batch: Dict[str, tf.Tensor], spec: DataSpec, raw: bool):
   if raw:
     columns = [tf.cast(batch[o], tf.float32) for o in spec.outputs]
   else:
-    columns = [batch[features.target_name(o, spec.norm)] for o in spec.outputs]
+    columns = [batch[encodings.target_name(o, spec.norm)] for o in spec.outputs]
   return tf.stack(columns, axis=1)
 
 
@@ -149,9 +149,9 @@ def _random_sequence_batch(
   drawn = tf.random.uniform([size, length], 0, 4, dtype=tf.int32)
   index = tf.where(fixed >= 0, fixed, drawn)
   one_hot = tf.reshape(tf.one_hot(index, 4), [size, length * 4])
-  batch = {features.ONE_HOT_FEATURE: one_hot}
-  if features.KMER_FEATURE in spec.input_features:
-    batch[features.KMER_FEATURE] = features.standardized_kmer_counts(
+  batch = {encodings.ONE_HOT_FEATURE: one_hot}
+  if encodings.KMER_FEATURE in spec.input_features:
+    batch[encodings.KMER_FEATURE] = encodings.standardized_kmer_counts(
       one_hot, length, k_max
     )
   for name, value in zero.items():  # Normalised zero counts, broadcast.
@@ -170,8 +170,8 @@ def zero_count_features(
     else:
       raw[name] = tf.zeros([1, 1], feature_spec.dtype)
   out = tft_output.transform_raw_features(raw)
-  names = [features.target_name(o, spec.norm) for o in spec.targets]
-  names += [features.parent_name(t) for t in spec.targets]
+  names = [encodings.target_name(o, spec.norm) for o in spec.targets]
+  names += [encodings.parent_name(t) for t in spec.targets]
   return {n: float(out[n].numpy()[0]) for n in names}
 
 
@@ -240,7 +240,7 @@ def training_dataset(
       size, template, spec, zero, options.kmer_k_max
     )
     random_targets = tf.stack(
-      [random[features.target_name(t, spec.norm)] for t in spec.targets]
+      [random[encodings.target_name(t, spec.norm)] for t in spec.targets]
       + [tf.fill([size], np.nan)] * len(spec.additional_outputs),
       axis=1,
     )

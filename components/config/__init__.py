@@ -1,0 +1,1 @@
+"""Configuration: typed, TensorFlow-free options with their defaults and validation."""

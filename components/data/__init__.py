@@ -1,0 +1,1 @@
+"""Data stage: the experiment schema and the data-contract check before training."""

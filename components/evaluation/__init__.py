@@ -1,0 +1,1 @@
+"""Evaluation stage: rank metrics, the TFMA metric, the EvalConfig and replica reports."""

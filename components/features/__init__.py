@@ -1,0 +1,1 @@
+"""Features stage: sequence encodings, normalisers and ViennaRNA structure features."""

@@ -1,0 +1,1 @@
+"""Model stage: the network, its output layers, losses and serving signatures."""

@@ -1,0 +1,1 @@
+"""Search stage: the search space, the Tuner, sweep selection and fan-in."""

@@ -1,0 +1,1 @@
+"""Training stage: datasets, callbacks, epoch reports and the shared run set-up."""
