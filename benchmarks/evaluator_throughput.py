@@ -49,11 +49,11 @@ from tfx.types import standard_artifacts  # noqa: E402
 from tfx.types import standard_component_specs  # noqa: E402
 from tfx.utils import proto_utils  # noqa: E402
 
+from components.evaluation import eval_config as eval_config_lib  # noqa: E402
 from components.evaluation import rank_metrics  # noqa: E402
 from components.evaluation import tfma_metrics  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import local_runner  # noqa: E402
-from pipeline import pipeline as pipeline_lib  # noqa: E402
 from schema import experiment as experiment_lib  # noqa: E402
 import simulation  # noqa: E402
 
@@ -268,7 +268,7 @@ def main():
     local_runner.load_dataset_experiment(options.input_dir)
   )
   targets = experiment_lib.non_input_count_names(experiment)
-  eval_config = pipeline_lib.make_eval_config(targets, 0.0)
+  eval_config = eval_config_lib.make_eval_config(targets, 0.0)
 
   # Baseline inputs, read outside every timing: arrays already in memory.
   serialized, actual = _eval_arrays(examples, targets)

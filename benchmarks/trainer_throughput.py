@@ -4,7 +4,7 @@ Trains the manuscript's Counts configuration (3 conv + 3 FC layers,
 LATENT_AFFINITY, SQUARED_ERROR, one-hot + k-mer inputs, minibatch 64) twice
 in one process on the same training examples of the demo dataset:
 
-  * pipeline: the Trainer's own datasets (`trainer_module.prepare_data`:
+  * pipeline: the Trainer's own datasets (`run_setup.prepare_data`:
     Transform output read through the TFX DataAccessor, preprocessing,
     batching), as `run_fn` trains;
   * baseline: the same Keras model fed the same examples from numpy arrays
@@ -33,7 +33,7 @@ from tfx.components.trainer import fn_args_utils  # noqa: E402
 from tfx.orchestration import pipeline as tfx_pipeline  # noqa: E402
 from tfx.types import standard_artifacts  # noqa: E402
 
-from components import trainer_module  # noqa: E402
+from components.training import run_setup  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import local_runner  # noqa: E402
 from pipeline import run_options  # noqa: E402
@@ -90,24 +90,20 @@ def main():
   options = run_options.RunOptions(
     save_base=args.work_dir, run_name='trainer-throughput', **preset
   )
-  kwargs = run_options.pipeline_kwargs(options)
   experiment_pbtxt = local_runner.load_dataset_experiment(
     local_runner.resolve_input_dir(options)
   )
-  custom_config = {
-    trainer_module.EXPERIMENT_KEY: experiment_pbtxt,
-    trainer_module.HPARAMS_KEY: kwargs['hparams'],
-    trainer_module.MODEL_KEY: kwargs['model'],
-    trainer_module.TRAINING_KEY: kwargs['training'],
-  }
+  custom_config = (
+    run_options.pipeline_config(options)
+    .run_config(experiment_pbtxt)
+    .to_custom_config()
+  )
   examples_uri, graph_uri = _transform_outputs(options)
   fn_args = _fn_args(examples_uri, graph_uri, custom_config)
-  run = trainer_module.setup(custom_config)
+  run = run_setup.setup(custom_config)
   import tensorflow_transform as tft
 
-  data = trainer_module.prepare_data(
-    fn_args, tft.TFTransformOutput(graph_uri), run
-  )
+  data = run_setup.prepare_data(fn_args, tft.TFTransformOutput(graph_uri), run)
 
   # The baseline sees exactly the examples the pipeline trains on.
   xs, ys = [], []
@@ -119,9 +115,9 @@ def main():
   num_examples = len(y)
 
   keras.utils.set_random_seed(0)
-  _, pipeline_model = trainer_module.build_and_compile(run)
+  _, pipeline_model = run_setup.build_and_compile(run)
   keras.utils.set_random_seed(0)
-  _, baseline_model = trainer_module.build_and_compile(run)
+  _, baseline_model = run_setup.build_and_compile(run)
   runs = {
     'pipeline': lambda: _seconds(pipeline_model, x=data.train),
     'baseline': lambda: _seconds(

@@ -185,10 +185,7 @@ def build_pipeline(
         path,
       )
   experiment_pbtxt = load_experiment_text(input_dir)
-  try:
-    kwargs = run_options.pipeline_kwargs(options)
-  except ValueError as e:
-    raise InputError(str(e)) from e
+  config = run_options.pipeline_config(options)
   pipeline = pipeline_lib.create_pipeline(
     pipeline_name=kf.pipeline_name,
     pipeline_root=kf.pipeline_root,
@@ -198,7 +195,8 @@ def build_pipeline(
     beam_pipeline_args=beam_args(kf),
     # KFP keeps the metadata; no connection config travels in the spec.
     metadata_connection_config=None,
-    **kwargs,
+    config=config,
+    enable_cache=options.enable_cache,
   )
   # Module files would be packaged into wheels under <pipeline_root>/_wheels
   # at compile time (needing write access there); the image has the code.

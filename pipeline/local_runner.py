@@ -57,10 +57,7 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
     )
   input_dir = resolve_input_dir(options)
   experiment_pbtxt = load_dataset_experiment(input_dir)
-  try:
-    kwargs = run_options.pipeline_kwargs(options)
-  except ValueError as e:
-    raise InputError(str(e)) from e
+  config = run_options.pipeline_config(options)
   return pipeline_lib.create_pipeline(
     pipeline_name=configs.PIPELINE_NAME,
     pipeline_root=options.pipeline_root,
@@ -73,7 +70,8 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
         options.metadata_path
       )
     ),
-    **kwargs,
+    config=config,
+    enable_cache=options.enable_cache,
   )
 
 

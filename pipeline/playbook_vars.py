@@ -37,13 +37,6 @@ _INT_KEYS = {
   'epochs',
   'epoch_size',
 }
-# Meta-parameters that --vars pins for a sweep.
-PINNABLE_META = (
-  'output_layer',
-  'loss_name',
-  'num_fc_layers',
-  'num_conv_layers',
-)
 
 
 class VarsError(ValueError):

@@ -1,9 +1,12 @@
 """Run options shared by the local and Kubeflow runners, and their flags.
 
 Each `RunOptions` field is one command-line flag (the playbook's names where
-it had one). Precedence, lowest first: field defaults, a named `--preset`,
-flags given on the command line, then `--vars` (the playbook's cluster
-string). `pipeline_kwargs` turns options into `create_pipeline` arguments.
+it had one); its default is the typed configuration's (`components/config/`),
+never a second copy. Precedence, lowest first: field defaults, a named
+`--preset`, flags given on the command line, then `--vars` (the playbook's
+cluster string). `pipeline_config` turns options into the validated
+`PipelineConfig` that `create_pipeline` takes, so every bad flag fails
+before any component runs.
 """
 
 import dataclasses
@@ -12,14 +15,19 @@ import os
 from typing import Any
 from typing import Dict
 from typing import List
+from typing import Optional
 
 from absl import flags
 import tensorflow as tf
 
+from components.config import blessing
+from components.config import hparams as hparams_lib
 from components.config import model_options
+from components.config import pipeline_config as pipeline_config_lib
+from components.config import structure as structure_lib
 from components.config import sweep
-from components.features import encodings
-from components.features.structure import folding
+from components.config import training as training_lib
+from components.config import tuner as tuner_lib
 from pipeline import configs
 from pipeline import playbook_vars
 from schema import experiment as experiment_lib
@@ -31,6 +39,15 @@ class InputError(ValueError):
 
 def _opt(default, help_text):
   return dataclasses.field(default=default, metadata={'help': help_text})
+
+
+# The typed configuration's defaults, which the flags take.
+_HPARAMS = hparams_lib.HParams()
+_MODEL = model_options.ModelOptions()
+_TRAINING = training_lib.TrainingConfig()
+_TUNER = tuner_lib.TunerConfig()
+_STRUCTURE = structure_lib.StructureConfig()
+_BLESSING = blessing.BlessingConfig()
 
 
 @dataclasses.dataclass
@@ -64,79 +81,96 @@ class RunOptions:
     'num_fc_layers, num_conv_layers, num_replicas, autotune, hpconfig, ...).',
   )
   # Training length (the playbook's).
-  epochs: int = _opt(10, 'Training epochs (no early stopping).')
+  epochs: int = _opt(_TRAINING.epochs, 'Training epochs (no early stopping).')
   epoch_size: int = _opt(
-    0, 'Examples per epoch (1e6 accepted); 0 = the whole training split.'
+    _TRAINING.epoch_size,
+    'Examples per epoch (1e6 accepted); 0 = the whole training split.',
   )
   eval_size: int = _opt(
-    0,
+    _TRAINING.eval_size,
     'Examples of each split per epoch report, a new random sample each '
     'time (as the original shuffled queue); 0 = all.',
   )
   mbsz: int = _opt(
-    64, 'Minibatch size (the manuscript used 64; the original default 128).'
+    _TRAINING.mbsz,
+    'Minibatch size (the manuscript used 64; the original default 128).',
   )
-  seed: int = _opt(0, 'Random seed of the (first) training run.')
+  seed: int = _opt(_TRAINING.seed, 'Random seed of the (first) training run.')
   epoch_interval_to_save_best: int = _opt(
-    5, 'Compare validation loss every N epochs; the best is exported.'
+    _TRAINING.epoch_interval_to_save_best,
+    'Compare validation loss every N epochs; the best is exported.',
   )
   cache_training_data: bool = _opt(
-    True,
+    _TRAINING.cache_training_data,
     'Keep the parsed training split in memory after the first epoch '
     '(turn off for splits larger than memory).',
   )
   # Network.
-  num_fc_layers: int = _opt(1, 'Hidden fully connected layers.')
-  num_conv_layers: int = _opt(2, 'Convolutional layers.')
-  learn_rate: float = _opt(
-    0.001, 'Learning rate (the original: 0.005 with momentum).'
+  num_fc_layers: int = _opt(
+    _HPARAMS.num_fc_layers, 'Hidden fully connected layers.'
   )
-  optimizer: str = _opt(
-    'adam',
-    "'adam' or 'momentum' (SGD, momentum 0.9: the original's default, "
-    'slower to converge on the demo).',
+  num_conv_layers: int = _opt(_HPARAMS.num_conv_layers, 'Convolutional layers.')
+  learn_rate: Optional[float] = _opt(
+    None,
+    f'Learning rate (default {_HPARAMS.learn_rate}; the original: 0.005 '
+    'with momentum). With a search it is sampled unless given, then pinned.',
+  )
+  optimizer: Optional[str] = _opt(
+    None,
+    f'{" or ".join(hparams_lib.OPTIMIZERS)} (default {_HPARAMS.optimizer}; '
+    "'momentum' is SGD with momentum 0.9, the original's default, slower to "
+    'converge on the demo). With a search it is the original momentum SGD '
+    'unless given, then pinned.',
   )
   hpconfig: str = _opt(
     '',
     "Fixed hyper-parameters, e.g. nonlinearity='tanh',dropouts=[0.1,0.2]; "
-    'pinned during a search.',
+    f'pinned during a search. Names: {hparams_lib.HParams.field_names()}.',
   )
   # Model choices (MODEL_SPEC 2.3).
-  output_layer: str = _opt('LATENT_AFFINITY', f'One of {sweep.OUTPUT_LAYERS}.')
-  loss_name: str = _opt('SQUARED_ERROR', f'One of {sweep.LOSSES}.')
+  output_layer: str = _opt(
+    _MODEL.output_layer, f'One of {sweep.OUTPUT_LAYERS}.'
+  )
+  loss_name: str = _opt(_MODEL.loss_name, f'One of {sweep.LOSSES}.')
   loss_norm: str = _opt(
-    'STANDARDIZE',
-    'Target normaliser: STANDARDIZE, BINARIZE, TOTAL_COUNTS, SKIP.',
+    _MODEL.loss_norm, f'Target normaliser: one of {sweep.NORMALIZERS}.'
   )
   dependency_norm: str = _opt(
-    'STANDARDIZE', 'Normaliser of parent-round counts (dependency layers).'
+    _MODEL.dependency_norm,
+    'Normaliser of parent-round counts (dependency layers).',
   )
   standardize_log_transform: bool = _opt(
-    True, 'STANDARDIZE log(1 + x) rather than x.'
+    _MODEL.standardize_log_transform, 'STANDARDIZE log(1 + x) rather than x.'
   )
-  binarize_threshold: float = _opt(1.0, 'BINARIZE threshold.')
+  binarize_threshold: float = _opt(
+    _MODEL.binarize_threshold, 'BINARIZE threshold.'
+  )
   input_features: str = _opt(
-    'SEQUENCE_ONE_HOT',
+    ','.join(_MODEL.input_features),
     'Comma list: SEQUENCE_ONE_HOT, SEQUENCE_KMER_COUNT, '
     'STRUCTURE_PARTITION_FUNCTION (log Z), STRUCTURE_FEATURES (all five '
     'ViennaRNA features); the structure inputs turn folding on.',
   )
-  kmer_k_max: int = _opt(4, 'Longest k-mer of SEQUENCE_KMER_COUNT.')
+  kmer_k_max: int = _opt(
+    _MODEL.kmer_k_max, 'Longest k-mer of SEQUENCE_KMER_COUNT.'
+  )
   additional_output: str = _opt(
     '', 'Comma list of float features predicted as auxiliary targets.'
   )
   preprocess_mode: str = _opt(
-    'PREPROCESS_SKIP_ALL_ZERO_COUNTS',
-    f'One of {model_options.PREPROCESS_MODES}.',
+    _MODEL.preprocess_mode, f'One of {model_options.PREPROCESS_MODES}.'
   )
   total_reads_defining_positive: int = _opt(
-    0, 'Reads (all targets) making an example positive, for upsampling.'
+    _MODEL.total_reads_defining_positive,
+    'Reads (all targets) making an example positive, for upsampling.',
   )
   min_fraction_positive: float = _opt(
-    0.1, 'Upsample positives to at least this fraction.'
+    _MODEL.min_fraction_positive,
+    'Upsample positives to at least this fraction.',
   )
   ratio_random_dna: float = _opt(
-    1.0, 'Random sequences per real one (PREPROCESS_INJECT_RANDOM_SEQUENCES).'
+    _MODEL.ratio_random_dna,
+    'Random sequences per real one (PREPROCESS_INJECT_RANDOM_SEQUENCES).',
   )
   # Secondary structure (ViennaRNA).
   structure_features: bool = _opt(
@@ -146,33 +180,47 @@ class RunOptions:
     'automatically when --additional_output names one or --input_features '
     'a STRUCTURE_ input).',
   )
-  structure_temperature: float = _opt(37.0, 'Folding temperature (deg C).')
+  structure_temperature: float = _opt(
+    _STRUCTURE.temperature, 'Folding temperature (deg C).'
+  )
   structure_sodium: float = _opt(
-    1.021, 'Sodium concentration (mol/L; 1.021 = standard parameters).'
+    _STRUCTURE.sodium,
+    'Sodium concentration (mol/L; 1.021 = standard parameters).',
   )
   structure_include_primers: bool = _opt(
-    False, "Fold the experiment's primers with the variable region."
+    _STRUCTURE.include_primers,
+    "Fold the experiment's primers with the variable region.",
   )
   structure_energy_parameters: str = _opt(
-    'dna_mathews2004', "'dna_mathews2004' (DNA) or 'rna_turner2004'."
+    _STRUCTURE.energy_parameters,
+    f'One of {structure_lib.ENERGY_PARAMETERS} (DNA by default).',
   )
   structure_cache_dir: str = _opt(
-    '', 'Cache of folded sequences shared across runs (empty: no cache).'
+    _STRUCTURE.cache_dir,
+    'Cache of folded sequences shared across runs (empty: no cache).',
   )
   # Search and replicas.
   tuner_trials: int = _opt(
     0, 'Random-search trials (per combination); 0 = no search.'
   )
   tuner_loss: str = _opt(
-    'auc/true_top_1p',
-    "Search objective: 'auc/true_top_1p' (maximised) or 'loss' (minimised).",
+    _TUNER.tuner_loss,
+    f'Search objective: one of {sorted(tuner_lib.OBJECTIVES)} '
+    "('auc/true_top_1p' maximised, 'loss' minimised).",
   )
-  max_strides: int = _opt(1, 'Largest conv stride searched.')
-  max_rates: int = _opt(1, 'Largest conv dilation rate searched.')
+  max_strides: int = _opt(_TUNER.max_strides, 'Largest conv stride searched.')
+  max_rates: int = _opt(
+    _TUNER.max_rates, 'Largest conv dilation rate searched.'
+  )
   autotune: bool = _opt(
-    False, 'Sweep the meta-parameter grid, one search per combination.'
+    False,
+    'Sweep the meta-parameter grid, one search per combination '
+    f'({tuner_lib.DEFAULT_NUM_TRIALS} trials each unless --tuner_trials).',
   )
-  sweep_num_fc_layers: str = _opt('0,1,2,3', 'Sweep grid: FC layer counts.')
+  sweep_num_fc_layers: str = _opt(
+    ','.join(map(str, sweep.DEFAULT_NUM_FC_LAYERS)),
+    'Sweep grid: FC layer counts.',
+  )
   sweep_num_conv_layers: str = _opt('0', 'Sweep grid: conv layer counts.')
   sweep_output_layers: str = _opt(
     ','.join(sweep.OUTPUT_LAYERS), 'Sweep grid: output layers.'
@@ -185,7 +233,7 @@ class RunOptions:
   )
   # Validation and execution.
   min_auc_true_top_1p: float = _opt(
-    configs.DEFAULT_MIN_AUC_TRUE_TOP_1P,
+    _BLESSING.min_auc_true_top_1p,
     'Blessing threshold: mean over outputs of auc/true_top_1p on the '
     'held-out clusters (0.5 = chance).',
   )
@@ -237,8 +285,6 @@ class RunOptions:
       changes = {pins[k]: str(values[k]) for k in pins if k in values}
       if 'num_replicas' in values:
         changes.update(tuner_trials=values['num_replicas'], num_replicas=1)
-      elif not updated.tuner_trials:
-        changes['tuner_trials'] = 10
       updated = dataclasses.replace(updated, **changes)
     return updated
 
@@ -248,20 +294,24 @@ def _csv(text: str) -> List[str]:
 
 
 def hparams(options: RunOptions) -> Dict[str, Any]:
-  """Network hyper-parameters; a search pins only hpconfig and layer counts."""
-  pinned = playbook_vars.parse_hpconfig(options.hpconfig)
-  meta = {
+  """HParams fields fixed for every Trainer and Tuner.
+
+  Without a search: the layer counts, the optimiser and learning rate (the
+  defaults unless given) and hpconfig. With one: the layer counts, hpconfig
+  and whichever of --optimizer and --learn_rate was given, all pinned.
+  """
+  fixed = {
     'num_fc_layers': options.num_fc_layers,
     'num_conv_layers': options.num_conv_layers,
   }
-  if options.tuner_trials:
-    return {**meta, **pinned}
-  return {
-    **meta,
-    'learn_rate': options.learn_rate,
-    'optimizer': options.optimizer,
-    **pinned,
-  }
+  searching = options.tuner_trials or options.autotune
+  for name in ('learn_rate', 'optimizer'):
+    value = getattr(options, name)
+    if value is not None:
+      fixed[name] = value
+    elif not searching:
+      fixed[name] = getattr(_HPARAMS, name)
+  return {**fixed, **playbook_vars.parse_hpconfig(options.hpconfig)}
 
 
 def affinity_target_map(options: RunOptions) -> Dict[str, List[str]]:
@@ -287,8 +337,8 @@ def affinity_target_map(options: RunOptions) -> Dict[str, List[str]]:
   return value
 
 
-def model(options: RunOptions) -> Dict:
-  """ModelOptions fields (validated) for `create_pipeline`."""
+def model(options: RunOptions) -> model_options.ModelOptions:
+  """The model options (validated)."""
   return model_options.ModelOptions(
     output_layer=options.output_layer,
     loss_name=options.loss_name,
@@ -304,91 +354,104 @@ def model(options: RunOptions) -> Dict:
     total_reads_defining_positive=options.total_reads_defining_positive,
     min_fraction_positive=options.min_fraction_positive,
     ratio_random_dna=options.ratio_random_dna,
-  ).as_dict()
+  )
 
 
-def training(options: RunOptions) -> Dict[str, int]:
-  """The Trainer's and Tuner's training settings, checked."""
-  for name, lowest in (
-    ('epochs', 1),
-    ('mbsz', 1),
-    ('epoch_size', 0),
-    ('eval_size', 0),
-  ):
-    value = getattr(options, name)
-    if value < lowest:
-      raise ValueError(f'--{name} must be at least {lowest}, got {value}')
-  return {
-    'epochs': options.epochs,
-    'epoch_size': options.epoch_size,
-    'eval_size': options.eval_size,
-    'mbsz': options.mbsz,
-    'seed': options.seed,
-    'epoch_interval_to_save_best': options.epoch_interval_to_save_best,
-    'cache_training_data': options.cache_training_data,
-  }
+def training(options: RunOptions) -> training_lib.TrainingConfig:
+  """The Trainer's and Tuner's training settings (validated)."""
+  return training_lib.TrainingConfig(
+    epochs=options.epochs,
+    epoch_size=int(options.epoch_size),
+    eval_size=int(options.eval_size),
+    mbsz=options.mbsz,
+    seed=options.seed,
+    epoch_interval_to_save_best=options.epoch_interval_to_save_best,
+    cache_training_data=options.cache_training_data,
+  )
 
 
-def sweep_grid(options: RunOptions) -> List[Dict[str, Any]]:
+def sweep_grid(options: RunOptions) -> List[sweep.MetaCombination]:
   """The meta-parameter combinations of an autotune run ([] otherwise)."""
   if not options.autotune:
     return []
-  ints = lambda text: [int(v) for v in _csv(text)]  # noqa: E731
-  return [
-    c.as_dict()
-    for c in sweep.grid(
-      num_fc_layers=ints(options.sweep_num_fc_layers),
-      num_conv_layers=ints(options.sweep_num_conv_layers),
-      output_layers=_csv(options.sweep_output_layers),
-      loss_names=_csv(options.sweep_loss_names),
+
+  def ints(flag: str) -> List[int]:
+    text = getattr(options, flag)
+    try:
+      return [int(v) for v in _csv(text)]
+    except ValueError:
+      raise ValueError(
+        f'--{flag} must be a comma list of integers, got {text!r}'
+      ) from None
+
+  return sweep.grid(
+    num_fc_layers=ints('sweep_num_fc_layers'),
+    num_conv_layers=ints('sweep_num_conv_layers'),
+    output_layers=_csv(options.sweep_output_layers),
+    loss_names=_csv(options.sweep_loss_names),
+  )
+
+
+def tuner(options: RunOptions) -> Optional[tuner_lib.TunerConfig]:
+  """Random-search settings, or None when nothing is searched."""
+  if options.tuner_trials < 0:
+    raise ValueError(
+      f'--tuner_trials must be at least 0, got {options.tuner_trials}'
     )
-  ]
-
-
-def structure(options: RunOptions):
-  """StructureFeatures parameters, or None when no folding is needed."""
-  wanted = set(_csv(options.additional_output)) & set(folding.FEATURES)
-  wanted |= set(encodings.structure_raw_features(_csv(options.input_features)))
-  if not (options.structure_features or wanted):
+  if not (options.tuner_trials or options.autotune):
     return None
-  return {
-    'temperature': options.structure_temperature,
-    'sodium': options.structure_sodium,
-    'include_primers': options.structure_include_primers,
-    'energy_parameters': options.structure_energy_parameters,
-    'cache_dir': options.structure_cache_dir,
-  }
+  return tuner_lib.TunerConfig(
+    num_trials=options.tuner_trials or tuner_lib.DEFAULT_NUM_TRIALS,
+    tuner_loss=options.tuner_loss,
+    max_strides=options.max_strides,
+    max_rates=options.max_rates,
+  )
 
 
-def pipeline_kwargs(options: RunOptions) -> Dict[str, Any]:
-  """`create_pipeline` arguments that come from the options."""
-  grid = sweep_grid(options)
-  tuner = None
-  if options.tuner_trials or grid:
-    tuner = {
-      'num_trials': options.tuner_trials or 10,
-      'tuner_loss': options.tuner_loss,
-      'max_strides': options.max_strides,
-      'max_rates': options.max_rates,
-    }
-  return {
-    'hparams': hparams(options),
-    'model': model(options),
-    'training': training(options),
-    'min_auc_true_top_1p': options.min_auc_true_top_1p,
-    'min_spearman': None
-    if options.min_spearman <= -1
-    else options.min_spearman,
-    'tuner': tuner,
-    'sweep': grid or None,
-    'num_replicas': options.num_replicas,
-    'structure': structure(options),
-    'enable_cache': options.enable_cache,
-  }
+def structure(options: RunOptions) -> Optional[structure_lib.StructureConfig]:
+  """StructureFeatures settings, or None when nothing needs folding."""
+  folds = options.structure_features or model(options).needs_structure_features
+  if not folds:
+    return None
+  return structure_lib.StructureConfig(
+    temperature=options.structure_temperature,
+    sodium=options.structure_sodium,
+    include_primers=options.structure_include_primers,
+    energy_parameters=options.structure_energy_parameters,
+    cache_dir=options.structure_cache_dir,
+  )
+
+
+def pipeline_config(options: RunOptions) -> pipeline_config_lib.PipelineConfig:
+  """The validated configuration `create_pipeline` takes.
+
+  Raises:
+    InputError: any option is invalid; the message names the flag.
+  """
+  try:
+    return pipeline_config_lib.PipelineConfig(
+      hparams=hparams(options),
+      model=model(options),
+      training=training(options),
+      tuner=tuner(options),
+      sweep=tuple(sweep_grid(options)),
+      num_replicas=options.num_replicas,
+      structure=structure(options),
+      blessing=blessing.BlessingConfig(
+        min_auc_true_top_1p=options.min_auc_true_top_1p,
+        min_spearman=None
+        if options.min_spearman <= -1
+        else options.min_spearman,
+      ),
+    )
+  except ValueError as e:
+    raise InputError(str(e)) from e
 
 
 # Sizes the playbook writes in scientific notation (`--epoch_size=1e6`).
 _SIZE_FIELDS = ('epoch_size', 'eval_size')
+# Fields whose default None means "the configuration's default".
+_OPTIONAL_TYPES = {'learn_rate': float, 'optimizer': str}
 
 
 def define_flags(skip=()) -> Dict[str, flags.FlagHolder]:
@@ -407,7 +470,7 @@ def define_flags(skip=()) -> Dict[str, flags.FlagHolder]:
       int: flags.DEFINE_integer,
       float: flags.DEFINE_float,
       str: flags.DEFINE_string,
-    }[field.type]
+    }[_OPTIONAL_TYPES.get(field.name, field.type)]
     holders[field.name] = define(field.name, default, help_text)
   return holders
 
@@ -416,7 +479,7 @@ def from_flags(holders: Dict[str, flags.FlagHolder]) -> RunOptions:
   """RunOptions from parsed flags: preset, then explicit flags, then vars."""
   preset_name = holders['preset'].value if 'preset' in holders else ''
   if preset_name and preset_name not in configs.PRESETS:
-    raise ValueError(
+    raise InputError(
       f'--preset={preset_name!r} is unknown; known: {sorted(configs.PRESETS)}'
     )
   values = dict(configs.PRESETS.get(preset_name, {}))

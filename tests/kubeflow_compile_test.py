@@ -23,7 +23,7 @@ from tfx.orchestration.kubeflow.v2.container import (
 from tfx.utils import import_utils
 import yaml
 
-from components import trainer_module
+from components.config import keys
 from pipeline import beam_runners
 from pipeline import configs
 from pipeline import run_options
@@ -368,7 +368,7 @@ def test_command_line(tmp_path):
   config = json.loads(
     trainer['custom_config'].runtime_value.constant_value.string_value
   )
-  assert config[trainer_module.TRAINING_KEY]['epochs'] == 3
+  assert config[keys.TRAINING_KEY]['epochs'] == 3
   # A missing required Beam option fails naming the flag.
   result = subprocess.run(
     [

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.config import sweep
 from components.model import losses
 
 NAN = np.nan
@@ -185,10 +186,12 @@ def test_skip_normalisation_and_lower_bounds():
   assert losses.lower_bound('CROSS_ENTROPY') == 0.0
   assert losses.lower_bound('POISSON_LOSS') == -math.inf
   assert losses.lower_bound('ZERO_TRUNCATED_POISSON_LOSS') == -math.inf
-  losses.check_normalisation('POISSON_LOSS', 'SKIP')
-  losses.check_normalisation('SQUARED_ERROR', 'STANDARDIZE')
+  sweep.check_model_meta('LATENT_AFFINITY', 'POISSON_LOSS', 'SKIP')
+  sweep.check_model_meta('LATENT_AFFINITY', 'SQUARED_ERROR', 'STANDARDIZE')
   with pytest.raises(ValueError, match='needs loss_norm=SKIP'):
-    losses.check_normalisation('ZERO_TRUNCATED_POISSON_LOSS', 'STANDARDIZE')
+    sweep.check_model_meta(
+      'LATENT_AFFINITY', 'ZERO_TRUNCATED_POISSON_LOSS', 'STANDARDIZE'
+    )
 
 
 def test_unknown_loss_is_rejected():

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 
+from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.features import encodings
 from components.model import network as model_lib
@@ -14,7 +15,9 @@ _EXPERIMENT = experiment_lib.parse_experiment(
   handmade_data.THREE_ROUND_EXPERIMENT
 )
 _SIGNS = experiment_lib.selection_signs(_EXPERIMENT)
-_HP = model_lib.HParams(num_conv_layers=2, num_fc_layers=1, conv_widths=[4, 4])
+_HP = hparams_lib.HParams(
+  num_conv_layers=2, num_fc_layers=1, conv_widths=[4, 4]
+)
 
 
 def _inputs(model, batch=5, seed=0):
@@ -59,7 +62,7 @@ def test_every_output_layer_builds_a_keras3_model(output_layer):
 
 def test_kmer_only_network_has_no_conv_layers():
   options = model_options.ModelOptions(input_features=('SEQUENCE_KMER_COUNT',))
-  hp = model_lib.HParams(num_conv_layers=0, num_fc_layers=2)
+  hp = hparams_lib.HParams(num_conv_layers=0, num_fc_layers=2)
   model = model_lib.build_model(hp, _EXPERIMENT, options, _SIGNS)
   assert set(model.input) == {encodings.KMER_FEATURE}
   with pytest.raises(ValueError, match='conv layers need the SEQUENCE_ONE_HOT'):
@@ -75,7 +78,9 @@ def test_fully_observed_rejects_a_map_naming_unknown_reads():
 
 
 def test_dropout_precedes_every_fc_layer_including_the_output():
-  hp = model_lib.HParams(num_fc_layers=2, dropouts=[0.1, 0.2, 0.3])
+  hp = hparams_lib.HParams(
+    num_conv_layers=0, num_fc_layers=2, dropouts=[0.1, 0.2, 0.3]
+  )
   net = model_lib.build_network(hp, 10, 2)
   kinds = [type(layer).__name__ for layer in net.layers]
   rates = [
@@ -88,11 +93,11 @@ def test_dropout_precedes_every_fc_layer_including_the_output():
 
 
 def test_infeasible_conv_stacks_are_rejected():
-  hp = model_lib.HParams(
+  hp = hparams_lib.HParams(
     num_conv_layers=1, conv_strides=[2], conv_rates=[2], conv_widths=[4]
   )
   assert 'stride 2 with dilation rate 2' in model_lib.infeasibility(hp, 40)
-  hp = model_lib.HParams(
+  hp = hparams_lib.HParams(
     num_conv_layers=2, conv_strides=[8, 1], conv_widths=[4, 8]
   )
   assert 'shorter than the next width 8' in model_lib.infeasibility(hp, 40)
@@ -102,15 +107,17 @@ def test_infeasible_conv_stacks_are_rejected():
 
 def test_hparams_reject_unknown_and_inconsistent_values():
   with pytest.raises(ValueError, match='unknown hyper-parameters'):
-    model_lib.HParams.from_dict({'learning_rate': 0.1})
+    hparams_lib.HParams.from_dict({'learning_rate': 0.1})
   with pytest.raises(ValueError, match='dropouts needs 2 values'):
-    model_lib.HParams(num_fc_layers=1, dropouts=[0.1])
+    hparams_lib.HParams(num_fc_layers=1, dropouts=[0.1])
   with pytest.raises(ValueError, match='nonlinearity'):
-    model_lib.HParams(nonlinearity='swish')
+    hparams_lib.HParams(nonlinearity='swish')
 
 
 def test_both_optimizers_are_really_selectable():
-  sgd = model_lib.make_optimizer(model_lib.HParams(momentum=0.5))
-  adam = model_lib.make_optimizer(model_lib.HParams(optimizer='adam'))
+  sgd = model_lib.make_optimizer(
+    hparams_lib.HParams(optimizer='momentum', momentum=0.5)
+  )
+  adam = model_lib.make_optimizer(hparams_lib.HParams(optimizer='adam'))
   assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == 0.5
   assert isinstance(adam, keras.optimizers.Adam)

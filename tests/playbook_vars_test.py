@@ -70,31 +70,65 @@ def test_autotune_pins_what_vars_names_and_counts_trials():
   grid = run_options.sweep_grid(options)
   # 4 FC depths x 1 output layer x 2 losses.
   assert len(grid) == 8
-  assert {c['output_layer'] for c in grid} == {'LATENT_AFFINITY'}
-  assert {c['loss_name'] for c in grid} == {'SQUARED_ERROR', 'CROSS_ENTROPY'}
+  assert {c.output_layer for c in grid} == {'LATENT_AFFINITY'}
+  assert {c.loss_name for c in grid} == {'SQUARED_ERROR', 'CROSS_ENTROPY'}
+  assert run_options.pipeline_config(options).tuner.num_trials == 100
 
 
 def test_default_autotune_grid_is_the_playbooks_40_combinations():
   options = run_options.RunOptions(vars='autotune=true').with_vars()
   assert len(run_options.sweep_grid(options)) == 40
+  # Ten random trials per combination unless --tuner_trials says otherwise.
+  assert run_options.pipeline_config(options).tuner.num_trials == 10
 
 
 def test_without_autotune_num_replicas_means_replicas():
   options = run_options.RunOptions(vars=_PLAYBOOK).with_vars()
-  kwargs = run_options.pipeline_kwargs(options)
-  assert kwargs['num_replicas'] == 20 and kwargs['sweep'] is None
-  assert kwargs['hparams']['nonlinearity'] == 'tanh'
-  assert kwargs['hparams']['dropouts'] == [0.1, 0.4, 0.001]
-  assert kwargs['model']['loss_name'] == 'CROSS_ENTROPY'
+  config = run_options.pipeline_config(options)
+  assert config.num_replicas == 20 and config.sweep == ()
+  assert config.hparams['nonlinearity'] == 'tanh'
+  assert config.hparams['dropouts'] == [0.1, 0.4, 0.001]
+  assert config.model.loss_name == 'CROSS_ENTROPY'
 
 
-def test_unknown_hpconfig_names_fail_before_any_run():
-  options = run_options.RunOptions(hpconfig='learning_rate=0.1')
-  kwargs = run_options.pipeline_kwargs(options)
-  from components.model import network as model_lib
+def test_unknown_hpconfig_names_fail_before_any_run(tmp_path):
+  from pipeline import local_runner
 
-  with pytest.raises(ValueError, match='unknown hyper-parameters'):
-    model_lib.HParams.from_dict(kwargs['hparams'])
+  options = local_runner.RunOptions(
+    save_base=str(tmp_path / 'runs'), hpconfig='learning_rate=0.1'
+  )
+  with pytest.raises(local_runner.InputError) as error:
+    local_runner.build_pipeline(options)
+  message = str(error.value)
+  assert message.startswith('--hpconfig: unknown hyper-parameters')
+  assert "['learning_rate']" in message and "'learn_rate'" in message
+  assert not (tmp_path / 'runs').exists()
+
+
+def test_search_pins_the_optimizer_and_learning_rate_given():
+  searched = run_options.RunOptions(tuner_trials=3)
+  assert 'learn_rate' not in run_options.hparams(searched)
+  assert 'optimizer' not in run_options.hparams(searched)
+  pinned = run_options.RunOptions(
+    tuner_trials=3, optimizer='adam', learn_rate=0.01
+  )
+  assert run_options.hparams(pinned)['optimizer'] == 'adam'
+  assert run_options.hparams(pinned)['learn_rate'] == 0.01
+  plain = run_options.hparams(run_options.RunOptions())
+  assert plain['optimizer'] == 'adam' and plain['learn_rate'] == 0.001
+
+
+def test_flag_defaults_are_the_typed_configuration_defaults():
+  from components.config import hparams
+  from components.config import training
+
+  options = run_options.RunOptions()
+  config = run_options.pipeline_config(options)
+  assert config.training == training.TrainingConfig()
+  assert run_options.hparams(options) == {
+    k: getattr(hparams.HParams(), k)
+    for k in ('num_fc_layers', 'num_conv_layers', 'learn_rate', 'optimizer')
+  }
 
 
 class _Holder:
@@ -137,8 +171,8 @@ def test_bad_training_sizes_fail_before_any_run(
   options = local_runner.RunOptions(
     save_base=str(tmp_path / 'runs'), run_name='bad', **{field: value}
   )
-  with pytest.raises(ValueError, match=message):
-    run_options.pipeline_kwargs(options)
+  with pytest.raises(run_options.InputError, match=message):
+    run_options.pipeline_config(options)
   with pytest.raises(local_runner.InputError, match=message):
     local_runner.build_pipeline(options)
   assert not (tmp_path / 'runs').exists()

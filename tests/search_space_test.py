@@ -3,7 +3,7 @@
 import keras_tuner
 import pytest
 
-from components.model import network as model_lib
+from components.config import hparams as hparams_lib
 from components.search import search_space
 
 
@@ -38,7 +38,7 @@ def test_sampled_values_stay_in_the_original_ranges():
       assert values[f'conv_rate_{i}'] == 1
     assert 'dropout_4' not in values and 'conv_width_2' not in values
     kwargs = search_space.to_hparams_dict(values)
-    hparams = model_lib.HParams.from_dict(kwargs)
+    hparams = hparams_lib.HParams.from_dict(kwargs)
     assert len(hparams.dropouts) == 4 and len(hparams.conv_widths) == 2
   assert seen == {'tanh', 'sigmoid', 'relu', 'elu'}
 

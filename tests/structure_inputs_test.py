@@ -8,9 +8,10 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
-from components import transform_module
+from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.features import encodings
+from components.features import preprocessing
 from components.features.structure import folding
 from components.model import network as model_lib
 from pipeline import run_options
@@ -47,7 +48,7 @@ def _transform(tmp_path, rows, input_features):
     out = {}
     for name, columns in encodings.STRUCTURE_INPUT_COLUMNS.items():
       if name in input_features:
-        out[name] = transform_module.structure_input(inputs, columns)
+        out[name] = preprocessing.structure_input(inputs, columns)
     return out
 
   with tft_beam.Context(temp_dir=str(tmp_path), force_tf_compat_v1=False):
@@ -87,7 +88,7 @@ def test_transform_z_scores_each_column_and_logs_z(tmp_path):
 
 def test_transform_names_missing_structure_features():
   with pytest.raises(ValueError, match=r"\['mfe'.*run StructureFeatures"):
-    transform_module.structure_input(
+    preprocessing.structure_input(
       {'sequence': tf.constant([[b'A']])}, folding.FEATURES
     )
 
@@ -96,7 +97,7 @@ def test_model_takes_structure_inputs_and_uses_them():
   options = model_options.ModelOptions(
     input_features=('SEQUENCE_ONE_HOT', 'STRUCTURE_FEATURES')
   )
-  hp = model_lib.HParams(num_conv_layers=1, num_fc_layers=1, conv_widths=[3])
+  hp = hparams_lib.HParams(num_conv_layers=1, num_fc_layers=1, conv_widths=[3])
   model = model_lib.build_model(hp, _EXPERIMENT, options, _SIGNS)
   assert set(model.input) == {
     encodings.ONE_HOT_FEATURE,
@@ -118,7 +119,7 @@ def test_structure_only_network():
   options = model_options.ModelOptions(
     input_features=('STRUCTURE_PARTITION_FUNCTION',)
   )
-  hp = model_lib.HParams(num_conv_layers=0, num_fc_layers=1)
+  hp = hparams_lib.HParams(num_conv_layers=0, num_fc_layers=1)
   model = model_lib.build_model(hp, _EXPERIMENT, options, _SIGNS)
   assert set(model.input) == {encodings.STRUCTURE_LOG_PF_FEATURE}
   assert model.input[encodings.STRUCTURE_LOG_PF_FEATURE].shape[1] == 1
@@ -138,6 +139,6 @@ def test_structure_inputs_turn_folding_on():
   options = run_options.RunOptions(
     input_features='SEQUENCE_ONE_HOT,STRUCTURE_PARTITION_FUNCTION'
   )
-  assert run_options.structure(options)['energy_parameters'] == (
+  assert run_options.structure(options).energy_parameters == (
     folding.DNA_MATHEWS2004
   )

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.config import sweep
 from components.features import encodings
@@ -62,7 +63,7 @@ def test_combination_trains_without_nan(simulated, output_layer, loss_name):
     affinity_target_map={'target': [r for r in signs.reads if 'positive' in r]},
   )
   keras.utils.set_random_seed(0)
-  hp = model_lib.HParams(num_conv_layers=1, num_fc_layers=1, conv_widths=[4])
+  hp = hparams_lib.HParams(num_conv_layers=1, num_fc_layers=1, conv_widths=[4])
   model = model_lib.build_model(hp, experiment, options, signs)
   train_model = keras.Model(model.input, model.output['counts'])
   train_model.compile(

@@ -22,9 +22,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from components import trainer_module
+from components.config import keys
 from components.evaluation import rank_metrics
-from components.training import epoch_evaluation
 from pipeline import local_runner
 from tools import svg_plots
 
@@ -292,7 +291,7 @@ def training_plots(model_run_dir: str) -> List[str]:
     images.append(
       svg_plots.line_chart(curves, 'Training loss per epoch', 'epoch', 'loss')
     )
-  report_path = os.path.join(model_run_dir, epoch_evaluation.REPORT_FILENAME)
+  report_path = os.path.join(model_run_dir, keys.EPOCH_REPORT_FILENAME)
   if os.path.exists(report_path):
     with open(report_path) as f:
       records = [json.loads(line) for line in f if line.strip()]
@@ -358,9 +357,7 @@ def render(run_dir: str, output: str = '') -> str:
     }
   )
   observed, predicted = predictions_vs_labels(artifacts, outputs)
-  best_path = os.path.join(
-    artifacts.model_run, trainer_module.BEST_EPOCH_FILENAME
-  )
+  best_path = os.path.join(artifacts.model_run, keys.BEST_EPOCH_FILENAME)
   best = {}
   if os.path.exists(best_path):
     with open(best_path) as f:

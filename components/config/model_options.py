@@ -1,9 +1,9 @@
 """Model choices that are not network hyper-parameters (MODEL_SPEC 2.3).
 
-They travel as a plain dict in the Transform, Tuner and Trainer
-`custom_config`, so they stay JSON-serialisable and cache keys change when
+They travel in the Transform, Tuner and Trainer `custom_config` as a plain
+dict (`as_dict`), so they stay JSON-serialisable and cache keys change when
 they change. A sweep's winning meta-parameters (output layer, loss, loss
-normaliser) override them in the Trainer.
+normaliser) override them in the Trainer (`with_meta`).
 """
 
 import dataclasses
@@ -12,15 +12,34 @@ from typing import Dict
 from typing import List
 from typing import Tuple
 
+from components.config import structure
 from components.config import sweep
-from components.features import encodings
-from components.features import normalizers
 
 PREPROCESS_MODES = (
   'PREPROCESS_SKIP_ALL_ZERO_COUNTS',
   'PREPROCESS_ALL_COUNTS',
   'PREPROCESS_INJECT_RANDOM_SEQUENCES',
 )
+# The original's --input_features names. The StructureFeatures example
+# features each structure input is built from, in column order.
+STRUCTURE_INPUT_COLUMNS = {
+  # Defined by the original (log Z, [batch, 1]) but rejected by its main().
+  'STRUCTURE_PARTITION_FUNCTION': (structure.PARTITION_FUNCTION,),
+  # All five StructureFeatures values, [batch, 5].
+  'STRUCTURE_FEATURES': structure.FEATURES,
+}
+INPUT_FEATURES = (
+  'SEQUENCE_ONE_HOT',
+  'SEQUENCE_KMER_COUNT',
+  *STRUCTURE_INPUT_COLUMNS,
+)
+
+
+def structure_raw_features(input_features) -> List[str]:
+  """The StructureFeatures features that `input_features` read, sorted."""
+  return sorted(
+    {c for f in input_features for c in STRUCTURE_INPUT_COLUMNS.get(f, ())}
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,13 +49,14 @@ class ModelOptions:
   Attributes:
     output_layer: one of `sweep.OUTPUT_LAYERS`.
     loss_name: one of `sweep.LOSSES`.
-    loss_norm: normaliser of the training targets.
+    loss_norm: normaliser of the training targets (`sweep.NORMALIZERS`).
     dependency_norm: normaliser of parent-round counts (dependency layers).
     standardize_log_transform: STANDARDIZE on log(1 + x) rather than x.
     binarize_threshold: BINARIZE threshold.
-    input_features: any of `SEQUENCE_ONE_HOT`, `SEQUENCE_KMER_COUNT`,
-      `STRUCTURE_PARTITION_FUNCTION` (log Z) and `STRUCTURE_FEATURES` (all
-      five ViennaRNA features); the structure inputs need StructureFeatures.
+    input_features: any of `INPUT_FEATURES`: `SEQUENCE_ONE_HOT`,
+      `SEQUENCE_KMER_COUNT`, `STRUCTURE_PARTITION_FUNCTION` (log Z) and
+      `STRUCTURE_FEATURES` (all five ViennaRNA features); the structure
+      inputs need StructureFeatures.
     kmer_k_max: longest k-mer of SEQUENCE_KMER_COUNT.
     additional_outputs: float features predicted as auxiliary targets.
     affinity_target_map: molecule -> read names (FULLY_OBSERVED affinity).
@@ -50,8 +70,8 @@ class ModelOptions:
 
   output_layer: str = 'LATENT_AFFINITY'
   loss_name: str = 'SQUARED_ERROR'
-  loss_norm: str = normalizers.STANDARDIZE
-  dependency_norm: str = normalizers.STANDARDIZE
+  loss_norm: str = 'STANDARDIZE'
+  dependency_norm: str = 'STANDARDIZE'
   standardize_log_transform: bool = True
   binarize_threshold: float = 1.0
   input_features: Tuple[str, ...] = ('SEQUENCE_ONE_HOT',)
@@ -70,23 +90,17 @@ class ModelOptions:
     object.__setattr__(
       self, 'additional_outputs', tuple(self.additional_outputs)
     )
-    # MetaCombination validates output layer, loss and their pairing.
-    sweep.MetaCombination(
-      0, 0, self.output_layer, self.loss_name, self.loss_norm
-    )
-    for name, value in (
-      ('loss_norm', self.loss_norm),
-      ('dependency_norm', self.dependency_norm),
-    ):
-      if value not in normalizers.NORMALIZERS:
-        raise ValueError(
-          f'{name} must be one of {normalizers.NORMALIZERS}, got {value!r}'
-        )
-    unknown = set(self.input_features) - set(encodings.INPUT_FEATURES)
+    sweep.check_model_meta(self.output_layer, self.loss_name, self.loss_norm)
+    if self.dependency_norm not in sweep.NORMALIZERS:
+      raise ValueError(
+        f'dependency_norm must be one of {sweep.NORMALIZERS}, got '
+        f'{self.dependency_norm!r}'
+      )
+    unknown = set(self.input_features) - set(INPUT_FEATURES)
     if unknown or not self.input_features:
       raise ValueError(
         f'input_features must be a non-empty subset of '
-        f'{sorted(encodings.INPUT_FEATURES)}, got {list(self.input_features)}'
+        f'{sorted(INPUT_FEATURES)}, got {list(self.input_features)}'
       )
     if self.preprocess_mode not in PREPROCESS_MODES:
       raise ValueError(
@@ -94,7 +108,7 @@ class ModelOptions:
         f'{self.preprocess_mode!r}'
       )
     structure_inputs = sorted(
-      set(self.input_features) & set(encodings.STRUCTURE_INPUT_COLUMNS)
+      set(self.input_features) & set(STRUCTURE_INPUT_COLUMNS)
     )
     inject = self.preprocess_mode == 'PREPROCESS_INJECT_RANDOM_SEQUENCES'
     if structure_inputs and inject:
@@ -108,22 +122,32 @@ class ModelOptions:
       raise ValueError(f'kmer_k_max must be in 1..6, got {self.kmer_k_max}')
     if not 0 <= self.min_fraction_positive < 1:
       raise ValueError('min_fraction_positive must be in [0, 1)')
+    if not isinstance(self.affinity_target_map, dict) or not all(
+      isinstance(v, list) for v in self.affinity_target_map.values()
+    ):
+      raise ValueError('affinity_target_map must map names to lists of reads')
+
+  @property
+  def needs_structure_features(self) -> bool:
+    """Whether an input or an additional output is a structure feature."""
+    return bool(
+      structure_raw_features(self.input_features)
+      or set(self.additional_outputs) & set(structure.FEATURES)
+    )
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'ModelOptions':
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = set(values) - set(known)
     if unknown:
-      raise ValueError(f'unknown model options: {sorted(unknown)}')
+      raise ValueError(
+        f'unknown model options: {sorted(unknown)}; valid names: {known}'
+      )
     return cls(**values)
 
   def with_meta(self, values: Dict[str, Any]) -> 'ModelOptions':
     """These options with a sweep's meta-parameters (if any) applied."""
-    meta = {
-      k: values[k]
-      for k in ('output_layer', 'loss_name', 'loss_norm')
-      if k in values
-    }
+    meta = {k: values[k] for k in sweep.MODEL_META if k in values}
     return dataclasses.replace(self, **meta)
 
   def as_dict(self) -> Dict[str, Any]:

@@ -7,12 +7,13 @@ normaliser that goes with the loss. Each combination gets its own Tuner.
 
 import dataclasses
 import itertools
-import re
 from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
 from typing import Sequence
+
+from components.config import hparams
 
 OUTPUT_LAYERS = (
   'FULLY_OBSERVED',
@@ -30,6 +31,8 @@ LOSSES = (
 # The playbook's default grid: 0-3 FC layers x 5 output layers x 2 losses.
 DEFAULT_NUM_FC_LAYERS = (0, 1, 2, 3)
 DEFAULT_LOSSES = ('SQUARED_ERROR', 'CROSS_ENTROPY')
+# Target normalisers (MODEL_SPEC 2.4, `components.features.normalizers`).
+NORMALIZERS = ('STANDARDIZE', 'BINARIZE', 'TOTAL_COUNTS', 'SKIP')
 
 # The normaliser each loss is meaningful with: cross-entropy needs targets
 # in [0, 1]; the Poisson losses need raw counts (the original enforced SKIP).
@@ -39,13 +42,31 @@ DEFAULT_LOSS_NORM = {
   'POISSON_LOSS': 'SKIP',
   'ZERO_TRUNCATED_POISSON_LOSS': 'SKIP',
 }
-META_KEYS = (
-  'num_fc_layers',
-  'num_conv_layers',
-  'output_layer',
-  'loss_name',
-  'loss_norm',
-)
+# The Poisson losses take raw counts as their targets (the original's
+# `create_output_layer` enforced SKIP).
+SKIP_NORMALISATION_LOSSES = ('POISSON_LOSS', 'ZERO_TRUNCATED_POISSON_LOSS')
+# The model choices among the meta-parameters (the rest are layer counts).
+MODEL_META = ('output_layer', 'loss_name', 'loss_norm')
+META_PARAMETERS = hparams.LAYER_COUNTS + MODEL_META
+
+
+def check_model_meta(output_layer: str, loss_name: str, loss_norm: str):
+  """Raises ValueError for an unknown output layer or loss, or a loss
+  paired with a normaliser it is meaningless with."""
+  if output_layer not in OUTPUT_LAYERS:
+    raise ValueError(
+      f'output_layer must be one of {OUTPUT_LAYERS}, got {output_layer!r}'
+    )
+  if loss_name not in LOSSES:
+    raise ValueError(f'loss_name must be one of {LOSSES}, got {loss_name!r}')
+  if loss_norm not in NORMALIZERS:
+    raise ValueError(
+      f'loss_norm must be one of {NORMALIZERS}, got {loss_norm!r}'
+    )
+  if loss_name in SKIP_NORMALISATION_LOSSES and loss_norm != 'SKIP':
+    raise ValueError(
+      f'{loss_name} needs loss_norm=SKIP (raw counts), got {loss_norm}'
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,31 +80,9 @@ class MetaCombination:
   loss_norm: str
 
   def __post_init__(self):
-    if self.output_layer not in OUTPUT_LAYERS:
-      raise ValueError(
-        f'output_layer must be one of {OUTPUT_LAYERS}, got '
-        f'{self.output_layer!r}'
-      )
-    if self.loss_name not in LOSSES:
-      raise ValueError(
-        f'loss_name must be one of {LOSSES}, got {self.loss_name!r}'
-      )
-    if self.loss_name.endswith('POISSON_LOSS') and self.loss_norm != 'SKIP':
-      raise ValueError(
-        f'{self.loss_name} needs loss_norm=SKIP (raw counts), got '
-        f'{self.loss_norm}'
-      )
+    check_model_meta(self.output_layer, self.loss_name, self.loss_norm)
     if self.num_fc_layers < 0 or self.num_conv_layers < 0:
       raise ValueError('layer counts must be >= 0')
-
-  @property
-  def slug(self) -> str:
-    """A short id usable in component ids and KFP task names."""
-    text = (
-      f'fc{self.num_fc_layers}-conv{self.num_conv_layers}-'
-      f'{self.output_layer}-{self.loss_name}-{self.loss_norm}'
-    )
-    return re.sub('[^a-z0-9-]', '-', text.lower())
 
   def as_dict(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)

@@ -20,7 +20,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components import trainer_module
+from components.config import keys
 from components.evaluation import rank_metrics
 from components.evaluation import report_tables
 from components.search import fan_in
@@ -40,12 +40,12 @@ class ReplicaReport(types.Artifact):
 def exported_validation_row(model_run_dir: str) -> Dict[str, Any]:
   """The validation mean row of the epoch a Trainer exported."""
   text = io_utils.read_string_file(
-    os.path.join(model_run_dir, epoch_evaluation.REPORT_FILENAME)
+    os.path.join(model_run_dir, keys.EPOCH_REPORT_FILENAME)
   )
   records = [json.loads(line) for line in text.splitlines() if line.strip()]
   best = json.loads(
     io_utils.read_string_file(
-      os.path.join(model_run_dir, trainer_module.BEST_EPOCH_FILENAME)
+      os.path.join(model_run_dir, keys.BEST_EPOCH_FILENAME)
     )
   )
   epoch = best['best_epoch'] or records[-1]['epoch']

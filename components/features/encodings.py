@@ -2,47 +2,30 @@
 the model and the serving signatures."""
 
 from typing import Dict
-from typing import List
 
 import numpy as np
 import tensorflow as tf
 
+from components.config import model_options
+from components.config import structure as structure_config
 from schema import experiment as experiment_lib
 
 ONE_HOT_FEATURE = 'sequence_one_hot'
 KMER_FEATURE = 'sequence_kmer_count'
 STRUCTURE_LOG_PF_FEATURE = 'structure_log_partition_function'
 STRUCTURE_FEATURE = 'structure_features'
+# The original's --input_features names -> transformed feature names.
 INPUT_FEATURES = {
-  # The original's --input_features names -> transformed feature names.
   'SEQUENCE_ONE_HOT': ONE_HOT_FEATURE,
   'SEQUENCE_KMER_COUNT': KMER_FEATURE,
-  # Defined by the original (log Z, [batch, 1]) but rejected by its main().
   'STRUCTURE_PARTITION_FUNCTION': STRUCTURE_LOG_PF_FEATURE,
-  # All five StructureFeatures values, [batch, 5].
   'STRUCTURE_FEATURES': STRUCTURE_FEATURE,
 }
 # The StructureFeatures example features each structure input is built
-# from, in column order (the names of `folding.FEATURES`, repeated here so
-# the Transform and serving code does not import ViennaRNA).
-PARTITION_FUNCTION = 'partition_function'
-STRUCTURE_INPUT_COLUMNS = {
-  'STRUCTURE_PARTITION_FUNCTION': (PARTITION_FUNCTION,),
-  'STRUCTURE_FEATURES': (
-    'mfe',
-    'ensemble_free_energy',
-    PARTITION_FUNCTION,
-    'boltzmann_probability',
-    'ensemble_diversity',
-  ),
-}
-
-
-def structure_raw_features(input_features) -> List[str]:
-  """The StructureFeatures features that `input_features` read, sorted."""
-  return sorted(
-    {c for f in input_features for c in STRUCTURE_INPUT_COLUMNS.get(f, ())}
-  )
+# from, in column order.
+PARTITION_FUNCTION = structure_config.PARTITION_FUNCTION
+STRUCTURE_INPUT_COLUMNS = model_options.STRUCTURE_INPUT_COLUMNS
+structure_raw_features = model_options.structure_raw_features
 
 
 def dense_input_widths(input_features, k_max: int) -> Dict[str, int]:

@@ -10,11 +10,10 @@ needed.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-STANDARDIZE = 'STANDARDIZE'
-BINARIZE = 'BINARIZE'
-TOTAL_COUNTS = 'TOTAL_COUNTS'
-SKIP = 'SKIP'
-NORMALIZERS = (STANDARDIZE, BINARIZE, TOTAL_COUNTS, SKIP)
+from components.config import sweep
+
+STANDARDIZE, BINARIZE, TOTAL_COUNTS, SKIP = sweep.NORMALIZERS
+NORMALIZERS = sweep.NORMALIZERS
 
 
 def normalize(

@@ -9,9 +9,9 @@ NaN targets are replaced by 0 before the elementwise loss and the result
 masked afterwards: computing the loss on NaN and masking later would still
 send NaN gradients through `tf.where` (0 * NaN = NaN).
 
-`LOSSES` maps each name to its Keras loss; `requires_skip_normalisation`,
-`check_normalisation` and `lower_bound` give what the trainer needs to check
-the configuration and guard against divergence.
+`LOSSES` maps each name to its Keras loss; `lower_bound` gives what the
+trainer needs to guard against divergence. Which normaliser each loss needs
+is configuration (`components.config.sweep.check_model_meta`).
 """
 
 import math
@@ -19,6 +19,8 @@ from typing import Callable
 from typing import Dict
 
 import tensorflow as tf
+
+from components.config import sweep
 
 # Below this prediction the zero-truncated Poisson switches to its
 # small-lambda form, as the original did.
@@ -159,26 +161,12 @@ def make_loss(name: str, compute_full_loss: bool = False) -> Callable:
 
 
 LOSSES: Dict[str, Callable] = {name: make_loss(name) for name in _ELEMENTWISE}
-squared_error = LOSSES['SQUARED_ERROR']
-
-
-# The Poisson losses take raw counts as their targets.
-_SKIP_NORMALISATION = ('POISSON_LOSS', 'ZERO_TRUNCATED_POISSON_LOSS')
 
 
 def requires_skip_normalisation(name: str) -> bool:
   """Whether loss `name` needs loss_norm=SKIP (the two Poisson losses)."""
   _check_name(name)
-  return name in _SKIP_NORMALISATION
-
-
-def check_normalisation(name: str, loss_norm: str) -> None:
-  """Raises ValueError where `loss_norm` is invalid for loss `name`, as the
-  original's `create_output_layer` did."""
-  if requires_skip_normalisation(name) and loss_norm != 'SKIP':
-    raise ValueError(
-      f'{name} needs loss_norm=SKIP (raw counts), got {loss_norm!r}'
-    )
+  return name in sweep.SKIP_NORMALISATION_LOSSES
 
 
 def lower_bound(name: str) -> float:

@@ -7,14 +7,13 @@ initializer of the original (VarianceScaling, fan_in, uniform, scale =
 factor^2).
 """
 
-import dataclasses
-from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
 
 import keras
 
+from components.config import hparams as hparams_lib
 from components.features import encodings
 from components.model import output_layers
 from schema import experiment as experiment_lib
@@ -22,82 +21,8 @@ from schema import experiment as experiment_lib
 # Input name of the parent-round counts (dependency output layers).
 PARENT_INPUT = 'parent_counts'
 
-NONLINEARITIES = ('relu', 'elu', 'tanh', 'sigmoid')
 
-
-@dataclasses.dataclass
-class HParams:
-  """Meta-parameters and hyper-parameters, defaults as in the original."""
-
-  num_conv_layers: int = 0
-  num_fc_layers: int = 1
-  nonlinearity: str = 'tanh'
-  learn_rate: float = 0.005
-  momentum: float = 0.9
-  optimizer: str = 'momentum'
-  output_init_factor: float = 1.0
-  # Per-layer lists; empty means the default for every layer.
-  dropouts: List[float] = dataclasses.field(default_factory=list)
-  fc_hid_sizes: List[int] = dataclasses.field(default_factory=list)
-  fc_init_factors: List[float] = dataclasses.field(default_factory=list)
-  conv_widths: List[int] = dataclasses.field(default_factory=list)
-  conv_depths: List[int] = dataclasses.field(default_factory=list)
-  conv_strides: List[int] = dataclasses.field(default_factory=list)
-  conv_rates: List[int] = dataclasses.field(default_factory=list)
-  conv_init_factors: List[float] = dataclasses.field(default_factory=list)
-
-  def __post_init__(self):
-    def fill(values, n, default):
-      return list(values) if values else [default] * n
-
-    nc, nf = self.num_conv_layers, self.num_fc_layers
-    self.dropouts = fill(self.dropouts, nf + 1, 0.0)
-    self.fc_hid_sizes = fill(self.fc_hid_sizes, nf, 256)
-    self.fc_init_factors = fill(self.fc_init_factors, nf, 1.0)
-    self.conv_widths = fill(self.conv_widths, nc, 16)
-    self.conv_depths = fill(self.conv_depths, nc, 32)
-    self.conv_strides = fill(self.conv_strides, nc, 1)
-    self.conv_rates = fill(self.conv_rates, nc, 1)
-    self.conv_init_factors = fill(self.conv_init_factors, nc, 1.0)
-    self.validate()
-
-  def validate(self):
-    """Raises ValueError naming the inconsistent hyper-parameter."""
-    if self.nonlinearity not in NONLINEARITIES:
-      raise ValueError(
-        f'nonlinearity must be one of {NONLINEARITIES}, got '
-        f'{self.nonlinearity!r}'
-      )
-    if self.optimizer not in ('momentum', 'adam'):
-      raise ValueError(
-        f"optimizer must be 'momentum' or 'adam', got {self.optimizer!r}"
-      )
-    lengths = {
-      'dropouts': (self.dropouts, self.num_fc_layers + 1),
-      'fc_hid_sizes': (self.fc_hid_sizes, self.num_fc_layers),
-      'fc_init_factors': (self.fc_init_factors, self.num_fc_layers),
-      'conv_widths': (self.conv_widths, self.num_conv_layers),
-      'conv_depths': (self.conv_depths, self.num_conv_layers),
-      'conv_strides': (self.conv_strides, self.num_conv_layers),
-      'conv_rates': (self.conv_rates, self.num_conv_layers),
-      'conv_init_factors': (self.conv_init_factors, self.num_conv_layers),
-    }
-    for name, (values, expected) in lengths.items():
-      if len(values) != expected:
-        raise ValueError(
-          f'{name} needs {expected} values for this network, got {values}'
-        )
-
-  @classmethod
-  def from_dict(cls, values: Dict[str, Any]) -> 'HParams':
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-      raise ValueError(f'unknown hyper-parameters: {sorted(unknown)}')
-    return cls(**values)
-
-
-def infeasibility(hp: HParams, sequence_length: int) -> str:
+def infeasibility(hp: hparams_lib.HParams, sequence_length: int) -> str:
   """Why a conv stack cannot be built ('' when it can), as the original's
   `hps_is_infeasible`: stride > 1 with rate > 1, or an output shorter than the
   next layer's width (the final layer counts as width 1)."""
@@ -122,7 +47,7 @@ def _initializer(factor: float):
 
 
 def build_network(
-  hp: HParams,
+  hp: hparams_lib.HParams,
   sequence_length: int,
   num_logits: int,
   dense_inputs: Optional[Dict[str, int]] = None,
@@ -230,7 +155,9 @@ def affinity_molecules(output_layer: str, options, signs) -> List[str]:
   return list(signs.molecules)
 
 
-def build_model(hp: HParams, experiment, options, signs) -> keras.Model:
+def build_model(
+  hp: hparams_lib.HParams, experiment, options, signs
+) -> keras.Model:
   """Network + output layer for an experiment and its model options.
 
   Args:
@@ -271,7 +198,7 @@ def build_model(hp: HParams, experiment, options, signs) -> keras.Model:
   )
 
 
-def make_optimizer(hp: HParams) -> keras.optimizers.Optimizer:
+def make_optimizer(hp: hparams_lib.HParams) -> keras.optimizers.Optimizer:
   """Momentum SGD (the original's default) or Adam, both really selectable."""
   if hp.optimizer == 'adam':
     return keras.optimizers.Adam(learning_rate=hp.learn_rate)

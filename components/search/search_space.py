@@ -14,7 +14,7 @@ from typing import Dict
 
 import keras_tuner
 
-NONLINEARITIES = ('tanh', 'sigmoid', 'relu', 'elu')
+from components.config import hparams as hparams_lib
 
 # Per-layer hyper-parameters: HParams list field -> (flat prefix, range).
 _PER_LAYER = {
@@ -25,7 +25,6 @@ _PER_LAYER = {
   'conv_strides': ('conv_stride', 'conv', (1, None)),  # max: max_strides
   'conv_rates': ('conv_rate', 'conv', (1, None)),  # max: max_rates
 }
-_META = ('num_conv_layers', 'num_fc_layers')
 
 
 def _layers(kind: str, num_conv: int, num_fc: int) -> int:
@@ -73,7 +72,7 @@ def build(
 
   scalar(
     'nonlinearity',
-    lambda: hp.Choice('nonlinearity', list(NONLINEARITIES)),
+    lambda: hp.Choice('nonlinearity', list(hparams_lib.NONLINEARITIES)),
   )
   scalar(
     'learn_rate',
@@ -100,7 +99,7 @@ def build(
         hp.Fixed(name, low)
       else:
         hp.Int(name, low, high)
-  for name in _META:
+  for name in hparams_lib.LAYER_COUNTS:
     pinned.pop(name, None)
   if pinned:
     raise ValueError(f'unknown hyper-parameters to pin: {sorted(pinned)}')
@@ -108,7 +107,7 @@ def build(
 
 
 def to_hparams_dict(values: Dict[str, Any]) -> Dict[str, Any]:
-  """Flat KerasTuner values -> keyword arguments of `model.HParams`."""
+  """Flat KerasTuner values -> keyword arguments of `components.config.hparams.HParams`."""
   values = dict(values)
   out = {}
   num = {

@@ -28,9 +28,9 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
+from components.config import keys
 from components.evaluation import report_tables
 from components.search import fan_in
-from components.search import tuner_executor
 
 COMBINATIONS_KEY = 'combinations'
 DIRECTION_KEY = 'direction'
@@ -63,9 +63,7 @@ def collect_rows(
   for index, (meta, results_dir) in enumerate(
     zip(combinations, results_dirs, strict=True)
   ):
-    trials = _read_json(
-      os.path.join(results_dir, tuner_executor.TRIALS_FILENAME), None
-    )
+    trials = _read_json(os.path.join(results_dir, keys.TRIALS_FILENAME), None)
     if trials is None:  # A stock Tuner: completed trials only.
       trials = [
         {
@@ -164,7 +162,7 @@ class Executor(base_executor.BaseExecutor):
     )
     config = json.loads(
       io_utils.read_string_file(
-        os.path.join(source, tuner_executor.BEST_HPARAMS_FILENAME)
+        os.path.join(source, keys.BEST_HPARAMS_FILENAME)
       )
     )
     # The Trainer must also learn which meta-parameters won.
@@ -172,7 +170,7 @@ class Executor(base_executor.BaseExecutor):
     io_utils.write_string_file(
       os.path.join(
         artifact_utils.get_single_uri(output_dict['best_hyperparameters']),
-        tuner_executor.BEST_HPARAMS_FILENAME,
+        keys.BEST_HPARAMS_FILENAME,
       ),
       json.dumps(config),
     )

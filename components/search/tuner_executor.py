@@ -22,8 +22,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import io_utils
 
-TRIALS_FILENAME = 'trials.json'
-BEST_HPARAMS_FILENAME = 'best_hyperparameters.txt'
+from components.config import keys
 
 
 def trial_records(tuner) -> List[Dict[str, Any]]:
@@ -63,7 +62,7 @@ class Executor(tuner_executor.Executor):
       output_dict[standard_component_specs.TUNER_RESULTS_KEY]
     )
     io_utils.write_string_file(
-      os.path.join(results_dir, TRIALS_FILENAME), json.dumps(records)
+      os.path.join(results_dir, keys.TRIALS_FILENAME), json.dumps(records)
     )
     if any(r['status'] == 'COMPLETED' for r in records):
       tuner_executor.write_best_hyperparameters(tuner, output_dict)
@@ -73,7 +72,7 @@ class Executor(tuner_executor.Executor):
       output_dict[standard_component_specs.BEST_HYPERPARAMETERS_KEY]
     )
     io_utils.write_string_file(
-      os.path.join(best_dir, BEST_HPARAMS_FILENAME),
+      os.path.join(best_dir, keys.BEST_HPARAMS_FILENAME),
       json.dumps({'space': [], 'values': {}}),
     )
     io_utils.write_string_file(

@@ -25,7 +25,6 @@ import tensorflow as tf
 
 from components.evaluation import rank_metrics
 
-REPORT_FILENAME = 'epoch_report.jsonl'
 REPORT_COLUMNS = ('loss',) + rank_metrics.DEFAULT_REPORT_COLUMNS
 LOGGED_METRICS = (
   'auc/true_top_1p',

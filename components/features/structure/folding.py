@@ -32,31 +32,27 @@ from typing import Tuple
 import numpy as np
 import RNA
 
-MFE = 'mfe'
-ENSEMBLE_FREE_ENERGY = 'ensemble_free_energy'
-PARTITION_FUNCTION = 'partition_function'
-BOLTZMANN_PROBABILITY = 'boltzmann_probability'
-ENSEMBLE_DIVERSITY = 'ensemble_diversity'
-FEATURES = (
-  MFE,
-  ENSEMBLE_FREE_ENERGY,
-  PARTITION_FUNCTION,
-  BOLTZMANN_PROBABILITY,
-  ENSEMBLE_DIVERSITY,
-)
+from components.config import structure as structure_config
 
-DNA_MATHEWS2004 = 'dna_mathews2004'
-RNA_TURNER2004 = 'rna_turner2004'
+MFE = structure_config.MFE
+ENSEMBLE_FREE_ENERGY = structure_config.ENSEMBLE_FREE_ENERGY
+PARTITION_FUNCTION = structure_config.PARTITION_FUNCTION
+BOLTZMANN_PROBABILITY = structure_config.BOLTZMANN_PROBABILITY
+ENSEMBLE_DIVERSITY = structure_config.ENSEMBLE_DIVERSITY
+FEATURES = structure_config.FEATURES
+
+DNA_MATHEWS2004 = structure_config.DNA_MATHEWS2004
+RNA_TURNER2004 = structure_config.RNA_TURNER2004
 _LOADERS = {
   DNA_MATHEWS2004: RNA.params_load_DNA_Mathews2004,
   RNA_TURNER2004: RNA.params_load_RNA_Turner2004,
 }
-ENERGY_PARAMETERS = tuple(_LOADERS)
+ENERGY_PARAMETERS = structure_config.ENERGY_PARAMETERS
 
 # ViennaRNA's defaults: 37 °C and 1.021 mol/L sodium, at which its salt
 # correction is zero (the standard parameters apply unchanged).
-DEFAULT_TEMPERATURE = float(RNA.md().temperature)
-DEFAULT_SODIUM = float(RNA.md().salt)
+DEFAULT_TEMPERATURE = structure_config.DEFAULT_TEMPERATURE
+DEFAULT_SODIUM = structure_config.DEFAULT_SODIUM
 
 _VALID_BASES = frozenset('ACGT')
 _LOG_FLOAT32_MAX = math.log(float(np.finfo(np.float32).max))
@@ -90,19 +86,11 @@ class FoldingParameters:
   reverse_primer: str = ''
 
   def __post_init__(self):
-    if self.energy_parameters not in _LOADERS:
-      raise FoldingError(
-        f'energy_parameters must be one of {list(ENERGY_PARAMETERS)}, got '
-        f'{self.energy_parameters!r}'
-      )
-    if not -273.15 < self.temperature < 200:
-      raise FoldingError(
-        f'temperature must be in degrees Celsius, got {self.temperature}'
-      )
-    if not 0 < self.sodium <= 10:
-      raise FoldingError(
-        f'sodium must be a concentration in mol/L in (0, 10], got {self.sodium}'
-      )
+    problem = structure_config.folding_problem(
+      self.energy_parameters, self.temperature, self.sodium
+    )
+    if problem:
+      raise FoldingError(problem)
     for name in ('forward_primer', 'reverse_primer'):
       primer = getattr(self, name)
       if set(primer) - _VALID_BASES:

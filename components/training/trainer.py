@@ -1,0 +1,98 @@
+"""Trains one configuration and exports its best epoch as a SavedModel.
+
+The body of the Trainer's `run_fn` (`components/trainer_module.py`).
+"""
+
+import dataclasses
+import json
+import os
+
+from absl import logging
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from components.config import keys
+from components.model import network
+from components.model import signatures
+from components.training import callbacks as training_callbacks
+from components.training import epoch_evaluation
+from components.training import run_setup
+
+
+def _write_json(directory: str, filename: str, value) -> None:
+  with tf.io.gfile.GFile(os.path.join(directory, filename), 'w') as f:
+    json.dump(epoch_evaluation.nan_to_none(value), f, indent=2)
+
+
+def train_and_export(fn_args: tfx.components.FnArgs) -> None:
+  """Trains the model for the configured epochs and exports the best epoch.
+
+  Args:
+    fn_args: TFX trainer arguments. Used fields: `train_files`, `eval_files`,
+      `data_accessor`, `transform_output`, `serving_model_dir`,
+      `model_run_dir`, `hyperparameters` (when a Tuner or sweep chose them)
+      and `custom_config` (experiment, hparams, model options, training).
+  """
+  tuned = (fn_args.hyperparameters or {}).get('values')
+  run = run_setup.setup(fn_args.custom_config, tuned)
+  tft_output = tft.TFTransformOutput(fn_args.transform_output)
+  keras.utils.set_random_seed(run.training.seed)
+  data = run_setup.prepare_data(fn_args, tft_output, run)
+  model, train_model = run_setup.build_and_compile(run)
+  model.summary(print_fn=logging.info)
+  _write_json(
+    fn_args.model_run_dir,
+    keys.HPARAMS_FILENAME,
+    {**dataclasses.asdict(run.hparams), **run.options.as_dict()},
+  )
+  best = training_callbacks.BestEpochKeeper(
+    run.training.epoch_interval_to_save_best
+  )
+  history = train_model.fit(
+    data.train,
+    validation_data=data.validation,
+    callbacks=[
+      run_setup.divergence_guard(run),
+      run_setup.epoch_evaluation_callback(
+        train_model,
+        data,
+        run.options.loss_name,
+        os.path.join(fn_args.model_run_dir, keys.EPOCH_REPORT_FILENAME),
+      ),
+      best,
+      keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+    ],
+    verbose=2,
+    **data.fit_kwargs,
+  )
+  _write_json(fn_args.model_run_dir, keys.HISTORY_FILENAME, history.history)
+  best_epoch = best.restore_best()
+  interval = run.training.epoch_interval_to_save_best
+  print(
+    f'Exporting the weights of epoch {best_epoch} (lowest validation loss '
+    f'{best.best_loss:.4f} among every {interval}th epoch)'
+    if best_epoch
+    else 'Exporting the final weights (no epoch is a multiple of '
+    f'epoch_interval_to_save_best={interval})'
+  )
+  _write_json(
+    fn_args.model_run_dir,
+    keys.BEST_EPOCH_FILENAME,
+    {
+      'best_epoch': best_epoch,
+      'val_loss': best.best_loss if best_epoch else None,
+      'epochs': run.training.epochs,
+      'epoch_interval_to_save_best': interval,
+    },
+  )
+  exported = signatures.make_serving_signatures(
+    model,
+    tft_output,
+    data.spec,
+    network.affinity_molecules(
+      run.options.output_layer, run.options, run.signs
+    ),
+  )
+  tf.saved_model.save(model, fn_args.serving_model_dir, signatures=exported)

@@ -1,0 +1,288 @@
+"""One small builder per pipeline stage; `create_pipeline` chains them.
+
+Each builder only instantiates and connects TFX components: the
+configuration it gets was validated when it was built
+(`components.config.pipeline_config.PipelineConfig`).
+"""
+
+import dataclasses
+from typing import List
+from typing import Optional
+
+from tfx import v1 as tfx
+from tfx.types import channel as channel_types
+
+from components.config import pipeline_config
+from components.config import run_config as run_config_lib
+from components.data import data_contract
+from components.data import experiment_schema
+from components.evaluation import eval_config
+from components.evaluation import replica_report
+from components.features.structure import component as structure_component
+from components.features.structure import folding
+from components.search import sweep_selector
+from components.search import tuner_executor
+from pipeline import configs
+
+Channel = channel_types.BaseChannel
+
+
+@dataclasses.dataclass
+class Stage:
+  """The components a stage adds and the channels later stages read."""
+
+  components: List[tfx.types.BaseNode]
+  outputs: dict
+
+
+def data_stage(data_root: str, experiment_pbtxt: str, folds: bool) -> Stage:
+  """Ingestion, statistics, the experiment's schema and the data contract.
+
+  Args:
+    data_root: dataset directory with the TFRecord examples.
+    experiment_pbtxt: the experiment in protobuf text format.
+    folds: whether StructureFeatures will add its features (Transform then
+      reads them, so the validated schema declares them).
+  """
+  # Ingests the TF Examples; whole sequence clusters go to one split.
+  example_gen = tfx.components.ImportExampleGen(
+    input_base=data_root,
+    input_config=tfx.proto.Input(
+      splits=[
+        tfx.proto.Input.Split(
+          name='single_split', pattern=configs.EXAMPLES_PATTERN
+        )
+      ]
+    ),
+    output_config=tfx.proto.Output(
+      split_config=tfx.proto.SplitConfig(
+        splits=[
+          tfx.proto.SplitConfig.Split(
+            name='train', hash_buckets=configs.TRAIN_HASH_BUCKETS
+          ),
+          tfx.proto.SplitConfig.Split(
+            name='eval', hash_buckets=configs.EVAL_HASH_BUCKETS
+          ),
+        ],
+        partition_feature_name=experiment_schema.CLUSTER_FEATURE,
+      )
+    ),
+  )
+  # Computes statistics over data for visualization and example validation.
+  statistics_gen = tfx.components.StatisticsGen(
+    examples=example_gen.outputs['examples']
+  )
+  # The schema is the experiment's data contract, not an inferred one.
+  schema_gen = experiment_schema.ExperimentSchemaGen(
+    statistics=statistics_gen.outputs['statistics'],
+    experiment_pbtxt=experiment_pbtxt,
+  )
+  # Compares statistics with the contract (types, presence, count domain).
+  example_validator = tfx.components.ExampleValidator(
+    statistics=statistics_gen.outputs['statistics'],
+    schema=schema_gen.outputs['schema'],
+  )
+  # Checks sequence content and fails on any anomaly, before training.
+  contract_check = data_contract.DataContractCheck(
+    examples=example_gen.outputs['examples'],
+    schema=schema_gen.outputs['schema'],
+    anomalies=example_validator.outputs['anomalies'],
+    experiment_pbtxt=experiment_pbtxt,
+    later_float_features=','.join(folding.FEATURES) if folds else '',
+  )
+  return Stage(
+    components=[
+      example_gen,
+      statistics_gen,
+      schema_gen,
+      example_validator,
+      contract_check,
+    ],
+    outputs={
+      'examples': example_gen.outputs['examples'],
+      'schema': contract_check.outputs['validated_schema'],
+    },
+  )
+
+
+def feature_stage(
+  examples: Channel,
+  schema: Channel,
+  experiment,
+  config: pipeline_config.PipelineConfig,
+  transform: dict,
+) -> Stage:
+  """ViennaRNA structure features (when configured), then Transform.
+
+  Args:
+    examples: the ingested examples.
+    schema: the validated schema.
+    experiment: the parsed experiment (for its primers).
+    config: the pipeline's configuration.
+    transform: Transform's custom_config.
+  """
+  components = []
+  if config.structure is not None:
+    # Folds every unique sequence with ViennaRNA in Beam and adds the
+    # structure features, model inputs or auxiliary targets.
+    structure_features = structure_component.StructureFeatures(
+      examples=examples,
+      forward_primer=experiment.forward_primer,
+      reverse_primer=experiment.reverse_primer,
+      **config.structure.as_dict(),
+    )
+    components.append(structure_features)
+    examples = structure_features.outputs['augmented_examples']
+  # Encodes sequences and normalises counts with training-split statistics.
+  transform_component = tfx.components.Transform(
+    examples=examples,
+    schema=schema,
+    preprocessing_fn=configs.PREPROCESSING_FN,
+    custom_config=transform,
+  )
+  components.append(transform_component)
+  return Stage(
+    components=components,
+    outputs={
+      'examples': examples,
+      'transformed_examples': transform_component.outputs[
+        'transformed_examples'
+      ],
+      'transform_graph': transform_component.outputs['transform_graph'],
+    },
+  )
+
+
+def trained_inputs(features: Stage, schema: Channel) -> dict:
+  """The inputs every Tuner and Trainer reads."""
+  return dict(
+    examples=features.outputs['transformed_examples'],
+    transform_graph=features.outputs['transform_graph'],
+    schema=schema,
+    train_args=tfx.proto.TrainArgs(num_steps=0),
+    eval_args=tfx.proto.EvalArgs(num_steps=0),
+  )
+
+
+def search_stage(
+  inputs: dict,
+  run: run_config_lib.RunConfig,
+  config: pipeline_config.PipelineConfig,
+) -> Stage:
+  """Random search: one Tuner, or one per sweep combination and a selector.
+
+  `outputs['best_hyperparameters']` is None when nothing is searched.
+  """
+  if config.tuner is None:
+    return Stage(components=[], outputs={'best_hyperparameters': None})
+  searched = dataclasses.replace(run, tuner=config.tuner)
+  if not config.sweep:
+    tuner = tuner_executor.AptamerTuner(
+      tuner_fn=configs.TUNER_FN,
+      custom_config=searched.to_custom_config(),
+      **inputs,
+    ).with_id('Tuner')
+    return Stage(
+      components=[tuner],
+      outputs={'best_hyperparameters': tuner.outputs['best_hyperparameters']},
+    )
+  tuners = [
+    tuner_executor.AptamerTuner(
+      tuner_fn=configs.TUNER_FN,
+      custom_config=searched.for_combination(c).to_custom_config(),
+      **inputs,
+    ).with_id(f'Tuner_{i:02d}')
+    for i, c in enumerate(config.sweep)
+  ]
+  # Picks the best configuration over every combination's trials.
+  selector = sweep_selector.make_sweep_selector(
+    [t.outputs['best_hyperparameters'] for t in tuners],
+    [t.outputs['tuner_results'] for t in tuners],
+    [c.as_dict() for c in config.sweep],
+    config.tuner.direction,
+  )
+  return Stage(
+    components=[*tuners, selector],
+    outputs={'best_hyperparameters': selector.outputs['best_hyperparameters']},
+  )
+
+
+def training_stage(
+  inputs: dict,
+  run: run_config_lib.RunConfig,
+  best_hyperparameters: Optional[Channel],
+  num_replicas: int,
+) -> Stage:
+  """Trains the chosen configuration once per replica (seed + k); with
+  replicas a ReplicaReport summarises them. The first is evaluated."""
+  trainers = []
+  for k in range(num_replicas):
+    trainer = tfx.components.Trainer(
+      run_fn=configs.RUN_FN,
+      hyperparameters=best_hyperparameters,
+      custom_config=run.for_replica(k).to_custom_config(),
+      **inputs,
+    )
+    trainers.append(trainer if k == 0 else trainer.with_id(f'Trainer_{k:02d}'))
+  components = list(trainers)
+  if num_replicas > 1:
+    components.append(
+      replica_report.make_replica_report(
+        [t.outputs['model_run'] for t in trainers]
+      )
+    )
+  return Stage(
+    components=components, outputs={'model': trainers[0].outputs['model']}
+  )
+
+
+def evaluation_stage(
+  examples: Channel,
+  model: Channel,
+  outputs: List[str],
+  config: pipeline_config.PipelineConfig,
+) -> Stage:
+  """TFMA on the held-out clusters against the latest blessed model."""
+  # The latest blessed model is the baseline for the change thresholds.
+  model_resolver = tfx.dsl.Resolver(
+    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+    model_blessing=tfx.dsl.Channel(
+      type=tfx.types.standard_artifacts.ModelBlessing
+    ),
+  ).with_id('latest_blessed_model_resolver')
+  # Evaluates on the held-out clusters and decides the blessing.
+  evaluator = tfx.components.Evaluator(
+    examples=examples,
+    model=model,
+    baseline_model=model_resolver.outputs['model'],
+    eval_config=eval_config.make_eval_config(
+      outputs,
+      config.blessing.min_auc_true_top_1p,
+      config.blessing.min_spearman,
+    ),
+  )
+  return Stage(
+    components=[model_resolver, evaluator],
+    outputs={'blessing': evaluator.outputs['blessing']},
+  )
+
+
+def push_stage(
+  model: Channel, blessing: Channel, serving_model_dir: str
+) -> Stage:
+  """Pushes only a blessed model.
+
+  A placeholder condition, so that it also compiles to a KFP v2 trigger
+  policy.
+  """
+  with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
+    pusher = tfx.components.Pusher(
+      model=model,
+      push_destination=tfx.proto.PushDestination(
+        filesystem=tfx.proto.PushDestination.Filesystem(
+          base_directory=serving_model_dir
+        )
+      ),
+    )
+  return Stage(components=[pusher], outputs={})
