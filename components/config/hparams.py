@@ -13,6 +13,8 @@ from typing import Any
 from typing import Dict
 from typing import List
 
+from components.config import fields
+
 # In the search's order: KerasTuner's Choice samples by index and defaults
 # to the first.
 NONLINEARITIES = ('tanh', 'sigmoid', 'relu', 'elu')
@@ -100,12 +102,7 @@ class HParams:
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'HParams':
     """HParams from field values; unknown names are an error listing all."""
-    unknown = set(values) - set(cls.field_names())
-    if unknown:
-      raise ValueError(
-        f'unknown hyper-parameters: {sorted(unknown)}; valid names: '
-        f'{cls.field_names()}'
-      )
+    fields.check_known(cls, values, 'hyper-parameters')
     return cls(**values)
 
   def as_dict(self) -> Dict[str, Any]:

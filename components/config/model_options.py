@@ -12,6 +12,7 @@ from typing import Dict
 from typing import List
 from typing import Tuple
 
+from components.config import fields
 from components.config import structure
 from components.config import sweep
 
@@ -137,12 +138,7 @@ class ModelOptions:
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'ModelOptions':
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = set(values) - set(known)
-    if unknown:
-      raise ValueError(
-        f'unknown model options: {sorted(unknown)}; valid names: {known}'
-      )
+    fields.check_known(cls, values, 'model options')
     return cls(**values)
 
   def with_meta(self, values: Dict[str, Any]) -> 'ModelOptions':

@@ -4,6 +4,8 @@ import dataclasses
 from typing import Any
 from typing import Dict
 
+from components.config import fields
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
@@ -46,13 +48,8 @@ class TrainingConfig:
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'TrainingConfig':
+    fields.check_known(cls, values, 'training settings')
     known = {f.name: f.type for f in dataclasses.fields(cls)}
-    unknown = set(values) - set(known)
-    if unknown:
-      raise ValueError(
-        f'unknown training settings: {sorted(unknown)}; valid names: '
-        f'{sorted(known)}'
-      )
     return cls(
       **{
         k: bool(v) if known[k] in (bool, 'bool') else int(v)

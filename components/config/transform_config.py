@@ -8,6 +8,7 @@ from typing import Any
 from typing import Dict
 from typing import List
 
+from components.config import fields
 from components.config import model_options
 from components.config import sweep
 
@@ -89,8 +90,5 @@ class TransformConfig:
 
   @classmethod
   def from_custom_config(cls, config: Dict[str, Any]) -> 'TransformConfig':
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(config) - known
-    if unknown:
-      raise ValueError(f'unknown Transform settings: {sorted(unknown)}')
+    fields.check_known(cls, config, 'Transform settings')
     return cls(**config)

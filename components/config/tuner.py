@@ -4,6 +4,8 @@ import dataclasses
 from typing import Any
 from typing import Dict
 
+from components.config import fields
+
 # Search objectives: tuner_loss -> (logged metric, direction). The metric
 # is the validation split's, from the per-epoch evaluation.
 OBJECTIVES = {
@@ -50,12 +52,7 @@ class TunerConfig:
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'TunerConfig':
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = set(values) - set(known)
-    if unknown:
-      raise ValueError(
-        f'unknown tuner settings: {sorted(unknown)}; valid names: {known}'
-      )
+    fields.check_known(cls, values, 'tuner settings')
     return cls(**values)
 
   def as_dict(self) -> Dict[str, Any]:

@@ -1,0 +1,162 @@
+"""The typed configuration layer: defaults, validation and serialisation."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from components.config import hparams
+from components.config import model_options
+from components.config import pipeline_config
+from components.config import run_config
+from components.config import structure
+from components.config import sweep
+from components.config import training
+from components.config import transform_config
+from components.config import tuner
+
+
+def test_configuration_layer_imports_no_tensorflow_or_viennarna():
+  code = (
+    'import sys\n'
+    'import components.config.pipeline_config, components.config.keys\n'
+    'print(sorted(m for m in ("tensorflow", "keras", "RNA", "tfx") '
+    'if m in sys.modules))'
+  )
+  out = subprocess.run(
+    [sys.executable, '-c', code], capture_output=True, text=True, check=True
+  ).stdout
+  assert json.loads(out.replace("'", '"')) == []
+
+
+def test_run_config_round_trips_through_custom_config():
+  config = run_config.RunConfig(
+    experiment_pbtxt='sequence_length: 12',
+    hparams={'num_conv_layers': 0, 'num_fc_layers': 2, 'dropouts': [0, 0, 0]},
+    model=model_options.ModelOptions(
+      loss_name='CROSS_ENTROPY', loss_norm='BINARIZE'
+    ),
+    training=training.TrainingConfig(epochs=3, mbsz=16),
+    tuner=tuner.TunerConfig(num_trials=4, tuner_loss='loss'),
+  )
+  # custom_config travels as JSON.
+  serialised = json.loads(json.dumps(config.to_custom_config()))
+  assert run_config.RunConfig.from_custom_config(serialised) == config
+
+
+def test_replicas_and_combinations_derive_from_one_run_config():
+  config = pipeline_config.PipelineConfig(
+    hparams={'num_conv_layers': 2, 'num_fc_layers': 1}
+  ).run_config('sequence_length: 12')
+  assert config.for_replica(3).training.seed == 3
+  combination = sweep.MetaCombination(
+    3, 0, 'LATENT_WITH_DEPS', 'POISSON_LOSS', 'SKIP'
+  )
+  derived = config.for_combination(combination)
+  assert derived.hparams['num_fc_layers'] == 3
+  assert derived.hparams['num_conv_layers'] == 0
+  assert derived.model.output_layer == 'LATENT_WITH_DEPS'
+  assert derived.model.loss_norm == 'SKIP'
+
+
+def test_transform_config_round_trips_and_rejects_unknown_keys():
+  config = transform_config.TransformConfig.create(
+    model_options.ModelOptions(input_features=('SEQUENCE_KMER_COUNT',)),
+    sequence_length=40,
+    target_names=['r1'],
+    parent_names={'r1': 'lib'},
+    input_reads=['lib'],
+    target_norms=['STANDARDIZE', 'BINARIZE'],
+  )
+  serialised = json.loads(json.dumps(config.to_custom_config()))
+  assert transform_config.TransformConfig.from_custom_config(serialised) == (
+    config
+  )
+  assert config.target_norms == ['BINARIZE', 'STANDARDIZE']
+  with pytest.raises(ValueError, match=r"unknown Transform settings: \['k'\]"):
+    transform_config.TransformConfig.from_custom_config({**serialised, 'k': 1})
+
+
+@pytest.mark.parametrize(
+  'kwargs, message',
+  [
+    (
+      {
+        'sweep': (
+          sweep.MetaCombination(
+            1, 0, 'LATENT_AFFINITY', 'SQUARED_ERROR', 'STANDARDIZE'
+          ),
+        )
+      },
+      'a sweep needs tuner settings',
+    ),
+    ({'num_replicas': 0}, '--num_replicas must be >= 1, got 0'),
+    (
+      {'model': model_options.ModelOptions(additional_outputs=('mfe',))},
+      'folding is off',
+    ),
+    (
+      {'hparams': {'nonsense': 3}},
+      r"--hpconfig: unknown hyper-parameters: \['nonsense'\]",
+    ),
+    (
+      {
+        'hparams': {'dropouts': [0.1, 0.2]},
+        'tuner': tuner.TunerConfig(),
+        'sweep': tuple(sweep.grid(num_fc_layers=[1, 2])),
+      },
+      r'--hpconfig \(sweep combination .*num_fc_layers=2.*\): dropouts needs 3',
+    ),
+  ],
+)
+def test_pipeline_config_rejects_inconsistent_settings(kwargs, message):
+  values = {'hparams': {}, **kwargs}
+  with pytest.raises(ValueError, match=message):
+    pipeline_config.PipelineConfig(**values)
+
+
+def test_affinity_map_must_name_training_targets():
+  config = pipeline_config.PipelineConfig(
+    hparams={},
+    model=model_options.ModelOptions(
+      output_layer='FULLY_OBSERVED', affinity_target_map={'t': ['r9']}
+    ),
+  )
+  with pytest.raises(ValueError, match=r"targets of the experiment: \['r9'\]"):
+    config.check_targets(['r1', 'r2'])
+
+
+@pytest.mark.parametrize(
+  'make, message',
+  [
+    (lambda: hparams.HParams(optimizer='rmsprop'), 'optimizer must be one of'),
+    (lambda: hparams.HParams(learn_rate=0), 'learn_rate must be > 0'),
+    (
+      lambda: training.TrainingConfig(epoch_interval_to_save_best=0),
+      'at least 1',
+    ),
+    (
+      lambda: tuner.TunerConfig(tuner_loss='mse'),
+      '--tuner_loss must be one of',
+    ),
+    (lambda: tuner.TunerConfig(num_trials=0), '--tuner_trials must be >= 1'),
+    (lambda: structure.StructureConfig(sodium=0), 'structure_sodium must be'),
+    (
+      lambda: structure.StructureConfig(energy_parameters='x'),
+      'structure_energy_parameters must be one of',
+    ),
+    (
+      lambda: model_options.ModelOptions(dependency_norm='LOG'),
+      'dependency_norm must be one of',
+    ),
+  ],
+)
+def test_each_config_validates_its_own_fields(make, message):
+  with pytest.raises(ValueError, match=message):
+    make()
+
+
+def test_tuner_objective_directions():
+  assert tuner.TunerConfig().direction == 'max'
+  assert tuner.TunerConfig(tuner_loss='loss').direction == 'min'
