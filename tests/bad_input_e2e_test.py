@@ -5,6 +5,7 @@ import os
 import handmade_data
 import pytest
 
+from components.data import data_contract
 from pipeline import local_runner
 from schema import experiment as experiment_lib
 
@@ -82,7 +83,7 @@ def test_broken_examples_stop_before_training(tmp_path, case):
     epochs=1,
     num_conv_layers=0,
   )
-  with pytest.raises(Exception) as raised:
+  with pytest.raises(data_contract.DataContractError) as raised:
     local_runner.run(options)
   text = str(raised.value)
   assert 'nothing was trained' in text

@@ -1,11 +1,18 @@
 """End-to-end: the whole pipeline on the bundled simulated dataset.
 
-Runs LocalDagRunner three times in one directory: a first run that trains,
-blesses and pushes; an identical second run served from the cache; a third
-with an impossible blessing threshold, which must not push.
+One module fixture runs LocalDagRunner three times in one directory and
+records what each run left: a first run that trains, blesses and pushes; an
+identical second run served from the cache; a third with an impossible
+blessing threshold, which must not push. Each test asserts on that record,
+so the tests do not depend on the order they run in.
 """
 
+import contextlib
+import dataclasses
+import io
 import os
+from typing import List
+from typing import Optional
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -30,7 +37,7 @@ _COMPONENTS = (
 _CACHEABLE = _COMPONENTS[:7]
 
 
-def _executions(options, component):
+def _executions(options, component) -> List[str]:
   """Executor runs of one component (cached runs do not add one)."""
   path = os.path.join(
     options.pipeline_root, component, '.system', 'executor_execution'
@@ -38,7 +45,7 @@ def _executions(options, component):
   return sorted(os.listdir(path)) if os.path.isdir(path) else []
 
 
-def _cached_execution_count(options):
+def _cached_execution_count(options) -> int:
   config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
     options.metadata_path
   )
@@ -49,34 +56,69 @@ def _cached_execution_count(options):
   )
 
 
-@pytest.fixture(scope='module')
-def options(tmp_path_factory):
-  return local_runner.RunOptions(
-    save_base=str(tmp_path_factory.mktemp('runs')), run_name='e2e'
+@dataclasses.dataclass
+class _RunRecord:
+  """What one run left behind."""
+
+  console: str
+  executions: dict
+  cached: int
+  blessed: Optional[bool]
+  pushed: List[str]  # Serving model versions, sorted.
+  latest_pushed: Optional[str]
+
+
+def _run(options) -> _RunRecord:
+  console = io.StringIO()
+  with contextlib.redirect_stdout(console):
+    local_runner.run(options)
+  serving = options.serving_model_dir
+  return _RunRecord(
+    console=console.getvalue(),
+    executions={c: len(_executions(options, c)) for c in _COMPONENTS},
+    cached=_cached_execution_count(options),
+    blessed=local_runner.latest_blessing(options),
+    pushed=sorted(os.listdir(serving)) if os.path.isdir(serving) else [],
+    latest_pushed=local_runner.latest_pushed_model(options),
   )
 
 
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  """The three runs, in order, with what each left."""
+  options = local_runner.RunOptions(
+    save_base=str(tmp_path_factory.mktemp('runs')), run_name='e2e'
+  )
+  strict = dataclasses.replace(options, min_auc_true_top_1p=1.01)
+  return {
+    'options': options,
+    'first': _run(options),
+    'second': _run(options),
+    'strict': _run(strict),
+  }
+
+
 @pytest.mark.e2e
-def test_first_run_trains_blesses_and_pushes(options, capsys):
-  local_runner.run(options)
-  for component in _COMPONENTS:
-    assert len(_executions(options, component)) == 1, component
-  assert local_runner.latest_blessing(options) is True
-  pushed = local_runner.latest_pushed_model(options)
+def test_first_run_trains_blesses_and_pushes(runs):
+  first = runs['first']
+  assert first.executions == {c: 1 for c in _COMPONENTS}
+  assert first.blessed is True
+  assert len(first.pushed) == 1
+  pushed = first.latest_pushed
   assert pushed and os.path.exists(os.path.join(pushed, 'saved_model.pb'))
-  out = capsys.readouterr().out
-  assert options.pipeline_root in out and pushed in out
-  assert 'ROC-AUC(true top 1%)' in out
+  assert runs['options'].pipeline_root in first.console
+  assert pushed in first.console
+  assert 'ROC-AUC(true top 1%)' in first.console
 
 
 @pytest.mark.e2e
-def test_pushed_model_recovers_true_binders(options):
-  pushed = local_runner.latest_pushed_model(options)
+def test_pushed_model_recovers_true_binders(runs):
+  options = runs['options']
   examples = local_runner.held_out_examples(options)
   truth = os.path.join(
     local_runner.resolve_input_dir(options), truth_scoring.TRUTH_FILENAME
   )
-  score = truth_scoring.score(pushed, examples, truth)
+  score = truth_scoring.score(runs['first'].latest_pushed, examples, truth)
   assert score.num_sequences > 1000
   assert score.num_true_top >= 10
   # Chance is 0.5; a model that learned the binding motifs is far above.
@@ -85,26 +127,27 @@ def test_pushed_model_recovers_true_binders(options):
 
 
 @pytest.mark.e2e
-def test_second_run_is_served_from_the_cache(options):
-  pushed_before = local_runner.latest_pushed_model(options)
-  local_runner.run(options)
+def test_second_run_is_served_from_the_cache(runs):
+  second = runs['second']
   for component in _CACHEABLE:
-    assert len(_executions(options, component)) == 1, component
-  assert _cached_execution_count(options) >= len(_CACHEABLE)
-  # The same model against itself as the new baseline is blessed again.
-  assert local_runner.latest_blessing(options) is True
-  assert local_runner.latest_pushed_model(options) >= pushed_before
+    assert second.executions[component] == 1, component
+  assert second.cached >= len(_CACHEABLE)
+  # The same model against itself as the new baseline is blessed again,
+  # and the Pusher ran again for that blessing.
+  assert second.blessed is True
+  assert second.executions['Evaluator'] == 2
+  assert second.executions['Pusher'] == 2
+  assert set(runs['first'].pushed) <= set(second.pushed)
+  assert second.latest_pushed and os.path.exists(
+    os.path.join(second.latest_pushed, 'saved_model.pb')
+  )
 
 
 @pytest.mark.e2e
-def test_unblessed_model_is_not_pushed(options):
-  pushed = sorted(os.listdir(options.serving_model_dir))
-  evaluations = len(_executions(options, 'Evaluator'))
-  strict = local_runner.RunOptions(
-    **{**vars(options), 'min_auc_true_top_1p': 1.01}
-  )
-  local_runner.run(strict)
-  assert len(_executions(options, 'Evaluator')) == evaluations + 1
-  assert local_runner.latest_blessing(options) is False
-  assert sorted(os.listdir(options.serving_model_dir)) == pushed
-  assert len(_executions(options, 'Trainer')) == 1
+def test_unblessed_model_is_not_pushed(runs):
+  second, strict = runs['second'], runs['strict']
+  assert strict.executions['Evaluator'] == second.executions['Evaluator'] + 1
+  assert strict.blessed is False
+  assert strict.pushed == second.pushed
+  assert strict.executions['Pusher'] == second.executions['Pusher']
+  assert strict.executions['Trainer'] == 1
