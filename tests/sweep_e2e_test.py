@@ -2,11 +2,15 @@
 
 import csv
 import json
+import math
 import os
 
 import handmade_data
+from ml_metadata import metadata_store
 import pytest
+from tfx import v1 as tfx
 
+from components.config import keys
 from components.evaluation import replica_report
 from components.search import sweep_selector
 from pipeline import local_runner
@@ -70,10 +74,42 @@ def test_sweep_selects_the_best_trial_and_reports_every_trial(tmp_path):
   for hparams in trained:
     assert hparams['output_layer'] == best['output_layer']
     assert hparams['learn_rate'] == values['learn_rate']
+  # --vars names the run (run_group), so read the run it names.
+  seeds = _trainer_seeds(options.with_vars())
+  assert seeds == {'Trainer': 0, 'Trainer_01': 1}
   replicas = _only_dir(root, 'ReplicaReport', 'replica_report')
   with open(os.path.join(replicas, replica_report.REPLICAS_CSV)) as f:
-    assert [r['replica'] for r in csv.DictReader(f)] == ['0', '1']
+    per_replica = list(csv.DictReader(f))
+  assert [r['replica'] for r in per_replica] == ['0', '1']
   with open(os.path.join(replicas, replica_report.REPORT_CSV)) as f:
     summary = {r['metric']: r for r in csv.DictReader(f)}
-  assert summary['auc/true_top_1p']['replicas'] in ('0', '1', '2')
+  # The summary is computed from the per-replica rows: the replicas with a
+  # defined AUC and their mean.
+  aucs = [float(r['auc/true_top_1p']) for r in per_replica]
+  finite = [a for a in aucs if not math.isnan(a)]
+  auc = summary['auc/true_top_1p']
+  assert int(auc['replicas']) == len(finite)
+  if finite:
+    assert float(auc['mean']) == pytest.approx(sum(finite) / len(finite))
   assert set(summary['count']) >= {'mean', 'std', 'min', 'max'}
+
+
+def _trainer_seeds(options):
+  """Trainer node id -> the training seed in its executed custom_config."""
+  assert os.path.exists(options.metadata_path), options.metadata_path
+  store = metadata_store.MetadataStore(
+    tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      options.metadata_path
+    )
+  )
+  seeds = {}
+  for context in store.get_contexts_by_type('node'):
+    node = context.name.split('.')[-1]
+    if not node.startswith('Trainer'):
+      continue
+    for execution in store.get_executions_by_context(context.id):
+      # Exec properties land in properties or custom_properties, by type.
+      values = {**execution.custom_properties, **execution.properties}
+      config = json.loads(values['custom_config'].string_value)
+      seeds[node] = config[keys.TRAINING_KEY]['seed']
+  return seeds
