@@ -9,6 +9,7 @@ lazily so that importing this package stays cheap and free of cycles.
 _ARTIFACT_MODULES = {
   'SweepReport': 'components.search.sweep_selector',
   'ReplicaReport': 'components.evaluation.replica_report',
+  'FoldingCache': 'components.features.structure.folding_cache',
 }
 
 

@@ -20,6 +20,7 @@ from components.evaluation import eval_config
 from components.evaluation import replica_report
 from components.features.structure import component as structure_component
 from components.features.structure import folding
+from components.features.structure import folding_cache
 from components.search import sweep_selector
 from components.search import tuner_executor
 from pipeline import configs
@@ -42,7 +43,7 @@ def data_stage(data_root: str, experiment_pbtxt: str, folds: bool) -> Stage:
     data_root: dataset directory with the TFRecord examples.
     experiment_pbtxt: the experiment in protobuf text format.
     folds: whether StructureFeatures will add its features (Transform then
-      reads them, so the validated schema declares them).
+      reads them, so ExperimentSchemaGen's schema declares them).
   """
   # Ingests the TF Examples; whole sequence clusters go to one split.
   example_gen = tfx.components.ImportExampleGen(
@@ -72,10 +73,12 @@ def data_stage(data_root: str, experiment_pbtxt: str, folds: bool) -> Stage:
   statistics_gen = tfx.components.StatisticsGen(
     examples=example_gen.outputs['examples']
   )
-  # The schema is the experiment's data contract, not an inferred one.
+  # The schema is the experiment's data contract, not an inferred one; it
+  # already declares the structure features that a later stage adds.
   schema_gen = experiment_schema.ExperimentSchemaGen(
     statistics=statistics_gen.outputs['statistics'],
     experiment_pbtxt=experiment_pbtxt,
+    later_float_features=','.join(folding.FEATURES) if folds else '',
   )
   # Compares statistics with the contract (types, presence, count domain).
   example_validator = tfx.components.ExampleValidator(
@@ -88,7 +91,6 @@ def data_stage(data_root: str, experiment_pbtxt: str, folds: bool) -> Stage:
     schema=schema_gen.outputs['schema'],
     anomalies=example_validator.outputs['anomalies'],
     experiment_pbtxt=experiment_pbtxt,
-    later_float_features=','.join(folding.FEATURES) if folds else '',
   )
   return Stage(
     components=[
@@ -118,18 +120,29 @@ def feature_stage(
     examples: the ingested examples.
     schema: the validated schema.
     experiment: the parsed experiment (for its primers).
-    config: the pipeline's configuration.
+    config: the pipeline's configuration; a `structure.cache_dir` is
+      imported as a `FoldingCache` artifact (node `folding_cache_importer`)
+      that StructureFeatures reads and extends.
     transform: Transform's custom_config.
   """
   components = []
   if config.structure is not None:
+    parameters = config.structure.as_dict()
+    cache = None
+    if parameters.pop('cache_dir'):
+      # Registers the folding cache, shared across runs, in MLMD (once per
+      # directory: a rerun gets the same artifact and the TFX cache).
+      importer = folding_cache.importer(config.structure.cache_dir)
+      components.append(importer)
+      cache = importer.outputs['result']
     # Folds every unique sequence with ViennaRNA in Beam and adds the
     # structure features, model inputs or auxiliary targets.
     structure_features = structure_component.StructureFeatures(
       examples=examples,
       forward_primer=experiment.forward_primer,
       reverse_primer=experiment.reverse_primer,
-      **config.structure.as_dict(),
+      cache=cache,
+      **parameters,
     )
     components.append(structure_features)
     examples = structure_features.outputs['augmented_examples']

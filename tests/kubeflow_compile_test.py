@@ -180,6 +180,37 @@ def test_sweep_tuners_are_parallel_and_fan_in(tmp_path):
       assert import_utils.import_class_by_path(class_path)
 
 
+def test_folding_cache_is_an_imported_artifact(tmp_path):
+  cache_dir = 'gs://bucket/fold-cache'
+  _, job = _compile(
+    tmp_path,
+    run={'structure_features': True, 'structure_cache_dir': cache_dir},
+  )
+  spec = _spec_of(job)
+  edges = _edges(spec)
+  assert edges['folding_cache_importer'] == []
+  assert edges['StructureFeatures'] == [
+    'ImportExampleGen',
+    'folding_cache_importer',
+  ]
+  assert edges['Transform'] == ['DataContractCheck', 'StructureFeatures']
+  cache = spec.root.dag.tasks['StructureFeatures'].inputs.artifacts['cache']
+  assert cache.task_output_artifact.producer_task == 'folding_cache_importer'
+  executors = job['pipelineSpec']['deploymentSpec']['executors']
+  importer = executors['folding_cache_importer_executor']['importer']
+  assert importer['artifactUri']['constantValue']['stringValue'] == cache_dir
+  # The container rebuilds the FoldingCache class from its schema title.
+  type_schema = json_format.ParseDict(
+    importer['typeSchema'], pipeline_spec_pb2.ArtifactTypeSchema()
+  )
+  class_path = entrypoint_utils._retrieve_class_path(type_schema)
+  assert class_path == 'components.FoldingCache'
+  assert import_utils.import_class_by_path(class_path)
+  # The cache is no exec property any more.
+  parameters = spec.root.dag.tasks['StructureFeatures'].inputs.parameters
+  assert 'cache_dir' not in parameters
+
+
 @pytest.mark.parametrize('which', ['default', 'tuner'])
 def test_every_executor_runs_the_image_with_the_beam_args(
   which, default_job, tuner_job

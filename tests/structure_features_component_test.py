@@ -4,16 +4,25 @@ import glob
 import json
 import os
 
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
 import pytest
 import RNA
 import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_beam_executor
+from tfx.orchestration.kubeflow.v2.container import (
+  kubeflow_v2_entrypoint_utils as entrypoint_utils,
+)
 from tfx.types import artifact_utils
+from tfx.utils import import_utils
 
 from components.features.structure import component
 from components.features.structure import executor
 from components.features.structure import folding
+from components.features.structure import folding_cache
 from pipeline import beam_runners
 
 # Two splits sharing a sequence, one duplicate inside a split: 5 unique.
@@ -67,8 +76,17 @@ def _examples_artifact(root, splits=None):
   return artifact
 
 
-def _run(root, source, beam_args=None, **properties):
-  """Runs the executor directly; returns the output artifact."""
+def _run(root, source, beam_args=None, cache_dir=None, **properties):
+  """Runs the executor directly; returns the output artifact.
+
+  A `cache_dir` is passed as the `cache` input, a FoldingCache artifact
+  with that URI, as the Importer registers it.
+  """
+  inputs = {executor.EXAMPLES_KEY: [source]}
+  if cache_dir:
+    cache = folding_cache.FoldingCache()
+    cache.uri = cache_dir
+    inputs[executor.CACHE_KEY] = [cache]
   output = tfx.types.standard_artifacts.Examples()
   output.uri = os.path.join(root, 'output', str(len(os.listdir(root))))
   exec_properties = {**executor.DEFAULT_EXEC_PROPERTIES, **properties}
@@ -77,7 +95,7 @@ def _run(root, source, beam_args=None, **properties):
     tmp_dir=os.path.join(root, 'tmp'),
   )
   executor.Executor(context).Do(
-    {executor.EXAMPLES_KEY: [source]},
+    inputs,
     {executor.AUGMENTED_EXAMPLES_KEY: [output]},
     exec_properties,
   )
@@ -284,7 +302,7 @@ def _write_input_dir(directory):
     _write_tfrecords(os.path.join(directory, f'{split}.tfrecord.gz'), sequences)
 
 
-def _pipeline(root, input_dir, beam_args):
+def _pipeline(root, input_dir, beam_args, cache_name='cache'):
   example_gen = tfx.components.ImportExampleGen(
     input_base=input_dir,
     input_config=tfx.proto.Input(
@@ -294,9 +312,10 @@ def _pipeline(root, input_dir, beam_args):
       ]
     ),
   )
+  cache = folding_cache.importer(os.path.join(root, cache_name))
   structure = component.StructureFeatures(
     examples=example_gen.outputs['examples'],
-    cache_dir=os.path.join(root, 'cache'),
+    cache=cache.outputs['result'],
   )
   return tfx.dsl.Pipeline(
     pipeline_name='structure-features-test',
@@ -306,9 +325,36 @@ def _pipeline(root, input_dir, beam_args):
         os.path.join(root, 'metadata.sqlite')
       )
     ),
-    components=[example_gen, structure],
+    components=[example_gen, cache, structure],
     beam_pipeline_args=beam_args,
+    enable_cache=True,
   )
+
+
+def _structure_executions(root):
+  """StructureFeatures' executions and the cache artifacts they read."""
+  store = metadata_store.MetadataStore(
+    tfx.orchestration.metadata.sqlite_metadata_connection_config(
+      os.path.join(root, 'metadata.sqlite')
+    )
+  )
+  context = store.get_context_by_type_and_name(
+    'node', 'structure-features-test.StructureFeatures'
+  )
+  executions = sorted(
+    store.get_executions_by_context(context.id), key=lambda e: e.id
+  )
+  caches = []
+  for execution in executions:
+    [cache_id] = [
+      e.artifact_id
+      for e in store.get_events_by_execution_ids([execution.id])
+      if e.type == metadata_store_pb2.Event.INPUT
+      and e.path.steps[0].key == executor.CACHE_KEY
+    ]
+    [cache] = store.get_artifacts_by_id([cache_id])
+    caches.append(cache)
+  return [e.last_known_state for e in executions], caches
 
 
 def test_component_in_local_dag_runner(tmp_path):
@@ -324,12 +370,41 @@ def test_component_in_local_dag_runner(tmp_path):
   output.uri = os.path.join(out_root, execution)
   output.split_names = artifact_utils.encode_split_names(list(SPLITS))
   _assert_features(output)
+  # The cache is an MLMD input artifact, written under its URI.
+  cache_dir = os.path.join(root, 'cache')
+  folder = os.path.join(cache_dir, DEFAULTS.fingerprint())
+  assert len(glob.glob(os.path.join(folder, 'features-*.tfrecord.gz'))) == 1
+
+  # A rerun with the same cache dir imports the same artifact, so
+  # StructureFeatures is served from the TFX cache.
+  tfx.orchestration.LocalDagRunner().run(_pipeline(root, input_dir, IN_MEMORY))
+  states, caches = _structure_executions(root)
+  assert states == [
+    metadata_store_pb2.Execution.COMPLETE,
+    metadata_store_pb2.Execution.CACHED,
+  ]
+  assert caches[0].id == caches[1].id
+  assert caches[0].uri == cache_dir
+  assert os.listdir(out_root) == [execution]
+
+  # Another cache dir is another input artifact: StructureFeatures runs.
+  tfx.orchestration.LocalDagRunner().run(
+    _pipeline(root, input_dir, IN_MEMORY, cache_name='other_cache')
+  )
+  states, caches = _structure_executions(root)
+  assert states[2] == metadata_store_pb2.Execution.COMPLETE
+  assert caches[2].uri == os.path.join(root, 'other_cache')
+  assert caches[2].id != caches[0].id
 
 
 def test_component_spec_and_kubeflow_v2_compile(tmp_path):
   root = str(tmp_path)
   pipeline = _pipeline(root, os.path.join(root, 'data'), IN_MEMORY)
-  structure = pipeline.components[1]
+  importer, structure = pipeline.components[1:]
+  assert importer.id == folding_cache.IMPORTER_ID
+  assert importer.exec_properties['artifact_uri'] == os.path.join(root, 'cache')
+  assert importer.exec_properties['reimport'] == 0
+  assert structure.inputs[executor.CACHE_KEY].type is folding_cache.FoldingCache
   assert structure.exec_properties == {
     'temperature': 37.0,
     'sodium': 1.021,
@@ -338,7 +413,6 @@ def test_component_spec_and_kubeflow_v2_compile(tmp_path):
     'reverse_primer': '',
     'sequence_feature': 'sequence',
     'energy_parameters': 'dna_mathews2004',
-    'cache_dir': os.path.join(root, 'cache'),
   }
   output = os.path.join(root, 'pipeline.json')
   tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -351,6 +425,25 @@ def test_component_spec_and_kubeflow_v2_compile(tmp_path):
   executors = spec['pipelineSpec']['deploymentSpec']['executors']
   text = json.dumps(executors)
   assert 'components.features.structure.executor.Executor' in text
+  # The cache is an importer task whose artifact the container can rebuild.
+  importer_executor = f'{folding_cache.IMPORTER_ID}_executor'
+  importer_spec = executors[importer_executor]['importer']
+  uri = importer_spec['artifactUri']['constantValue']['stringValue']
+  assert uri == os.path.join(root, 'cache')
+  tasks = spec['pipelineSpec']['root']['dag']['tasks']
+  cache_input = tasks['StructureFeatures']['inputs']['artifacts']['cache']
+  assert cache_input['taskOutputArtifact'] == {
+    'outputArtifactKey': 'result',
+    'producerTask': folding_cache.IMPORTER_ID,
+  }
+  type_schema = json_format.ParseDict(
+    importer_spec['typeSchema'], pipeline_spec_pb2.ArtifactTypeSchema()
+  )
+  class_path = entrypoint_utils._retrieve_class_path(type_schema)
+  assert class_path == 'components.FoldingCache'
+  assert import_utils.import_class_by_path(class_path) is (
+    folding_cache.FoldingCache
+  )
 
 
 def test_component_rejects_bad_parameters():

@@ -58,7 +58,9 @@ class StructureConfig:
     sodium: sodium concentration in mol/L.
     include_primers: fold the experiment's primers with the variable region.
     energy_parameters: one of `ENERGY_PARAMETERS` (DNA by default).
-    cache_dir: folded sequences shared across runs ('' = no cache).
+    cache_dir: folded sequences shared across runs ('' = no cache); the
+      pipeline imports it as a `FoldingCache` artifact, StructureFeatures'
+      `cache` input (see `features/structure/folding_cache.py`).
   """
 
   temperature: float = DEFAULT_TEMPERATURE

@@ -7,20 +7,27 @@ over every split for the checks TFDV cannot make, counts the bad examples per
 problem, reads ExampleValidator's anomalies, and fails with one message naming
 each feature and problem. Only a clean dataset gets its schema passed on, and
 Transform consumes that copy, so nothing downstream can run on bad data.
+
+The check edits nothing: `validated_schema` is ExperimentSchemaGen's schema
+byte for byte (which already declares the features a later stage adds). The
+Beam results travel through a temporary folder that is removed afterwards
+(see `_scratch_root`); no output artifact is used as scratch space.
 """
 
 import collections
 import json
 import os
+import tempfile
 from typing import Dict
 from typing import Iterable
 from typing import List
 from typing import Tuple
+import uuid
 
 import apache_beam as beam
+from apache_beam.options import pipeline_options
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
@@ -124,6 +131,19 @@ def _split_files(examples, split):
   return os.path.join(artifact_utils.get_split_uri([examples], split), '*')
 
 
+def _scratch_root(pipeline: beam.Pipeline) -> str:
+  """Where the Beam workers can write results the launcher then reads.
+
+  The pipeline's `--temp_location` when it has one (Dataflow requires a
+  gs:// one), else this machine's temporary folder: the DirectRunner and the
+  LOOPBACK portable runners (Flink, Spark) run their workers here.
+  """
+  temp = pipeline.options.view_as(
+    pipeline_options.GoogleCloudOptions
+  ).temp_location
+  return temp or tempfile.gettempdir()
+
+
 def read_anomalies(anomalies_artifact, split) -> List[str]:
   """ExampleValidator's anomalies of one split as readable lines."""
   path = os.path.join(
@@ -182,7 +202,6 @@ def DataContractCheck(
     tfx.types.standard_artifacts.Schema
   ],
   experiment_pbtxt: tfx.dsl.components.Parameter[str],
-  later_float_features: tfx.dsl.components.Parameter[str] = '',
   beam_pipeline: tfx.dsl.components.BeamComponentParameter[
     beam.Pipeline
   ] = None,
@@ -193,11 +212,9 @@ def DataContractCheck(
     examples: the ingested examples (all splits are checked).
     schema: the experiment's schema (ExperimentSchemaGen).
     anomalies: ExampleValidator's output for the same examples and schema.
-    validated_schema: `schema` plus `later_float_features`, written only when
-      all checks pass; what Transform parses.
+    validated_schema: an unchanged copy of `schema`, written only when all
+      checks pass; what Transform parses (so Transform waits for the check).
     experiment_pbtxt: the experiment in protobuf text format.
-    later_float_features: comma-separated float features that a later
-      component adds to every example (the structure features).
     beam_pipeline: provided by TFX, with the pipeline's Beam arguments.
 
   Raises:
@@ -210,49 +227,49 @@ def DataContractCheck(
   length = experiment.sequence_length
   count_names = experiment_lib.all_count_names(experiment)
   splits = artifact_utils.decode_split_names(examples.split_names)
-  # Beam results travel through a file: the pipeline runs in workers.
-  result_dir = os.path.join(validated_schema.uri, '.contract_check_tmp')
-  tf.io.gfile.makedirs(result_dir)
-  with beam_pipeline as p:
+  # Beam results travel through files: the pipeline runs in workers.
+  result_dir = os.path.join(
+    _scratch_root(beam_pipeline), f'data_contract_check-{uuid.uuid4().hex}'
+  )
+  try:
+    with beam_pipeline as p:
+      for split in splits:
+        _ = (
+          p
+          | f'Read[{split}]'
+          >> beam.io.ReadFromTFRecord(
+            _split_files(examples, split),
+            coder=beam.coders.ProtoCoder(tf.train.Example),
+          )
+          | f'Check[{split}]' >> beam.Map(example_problems, length, count_names)
+          | f'Count[{split}]' >> beam.CombineGlobally(_CountProblems())
+          | f'ToJson[{split}]' >> beam.Map(json.dumps)
+          | f'Write[{split}]'
+          >> beam.io.WriteToText(
+            os.path.join(result_dir, split), shard_name_template=''
+          )
+        )
+    lines = []
+    summary = collections.OrderedDict()
     for split in splits:
-      _ = (
-        p
-        | f'Read[{split}]'
-        >> beam.io.ReadFromTFRecord(
-          _split_files(examples, split),
-          coder=beam.coders.ProtoCoder(tf.train.Example),
-        )
-        | f'Check[{split}]' >> beam.Map(example_problems, length, count_names)
-        | f'Count[{split}]' >> beam.CombineGlobally(_CountProblems())
-        | f'ToJson[{split}]' >> beam.Map(json.dumps)
-        | f'Write[{split}]'
-        >> beam.io.WriteToText(
-          os.path.join(result_dir, split), shard_name_template=''
-        )
-      )
-  lines = []
-  summary = collections.OrderedDict()
-  for split in splits:
-    with tf.io.gfile.GFile(os.path.join(result_dir, split)) as f:
-      result = json.loads(f.read())
-    summary[split] = result['examples']
-    lines += format_problems(split, result)
-    lines += read_anomalies(anomalies, split)
-  tf.io.gfile.rmtree(result_dir)
+      with tf.io.gfile.GFile(os.path.join(result_dir, split)) as f:
+        result = json.loads(f.read())
+      summary[split] = result['examples']
+      lines += format_problems(split, result)
+      lines += read_anomalies(anomalies, split)
+  finally:
+    if tf.io.gfile.exists(result_dir):
+      tf.io.gfile.rmtree(result_dir)
   if lines:
     raise DataContractError(
       'The examples break the data contract of the experiment; nothing was '
       'trained. Problems found:\n  ' + '\n  '.join(lines)
     )
-  contract = io_utils.parse_pbtxt_file(
+  # The schema is passed on unchanged: ExperimentSchemaGen wrote the final one.
+  io_utils.copy_file(
     os.path.join(schema.uri, experiment_schema.SCHEMA_FILE_NAME),
-    schema_pb2.Schema(),
-  )
-  for name in filter(None, later_float_features.split(',')):
-    experiment_schema.add_scalar_feature(contract, name, schema_pb2.FLOAT)
-  io_utils.write_pbtxt_file(
     os.path.join(validated_schema.uri, experiment_schema.SCHEMA_FILE_NAME),
-    contract,
+    overwrite=True,
   )
   print(
     'Data contract check passed: '

@@ -13,6 +13,7 @@ from tfx.types import component_spec
 
 from components.features.structure import executor
 from components.features.structure import folding
+from components.features.structure import folding_cache
 
 
 class StructureFeaturesSpec(component_spec.ComponentSpec):
@@ -20,7 +21,9 @@ class StructureFeaturesSpec(component_spec.ComponentSpec):
 
   `include_primers` is an int (0/1), as TFX stores booleans of its own
   components (e.g. Transform's `force_tf_compat_v1`), which every
-  orchestrator can carry.
+  orchestrator can carry. The folding cache is an optional input artifact
+  (`folding_cache.FoldingCache`, imported by `folding_cache.importer`), so
+  MLMD records which cache each execution read and extended.
   """
 
   PARAMETERS = {
@@ -31,11 +34,13 @@ class StructureFeaturesSpec(component_spec.ComponentSpec):
     executor.REVERSE_PRIMER_KEY: component_spec.ExecutionParameter(type=str),
     executor.SEQUENCE_FEATURE_KEY: component_spec.ExecutionParameter(type=str),
     executor.ENERGY_PARAMETERS_KEY: component_spec.ExecutionParameter(type=str),
-    executor.CACHE_DIR_KEY: component_spec.ExecutionParameter(type=str),
   }
   INPUTS = {
     executor.EXAMPLES_KEY: component_spec.ChannelParameter(
       type=tfx.types.standard_artifacts.Examples
+    ),
+    executor.CACHE_KEY: component_spec.ChannelParameter(
+      type=folding_cache.FoldingCache, optional=True
     ),
   }
   OUTPUTS = {
@@ -56,11 +61,13 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
 
   ## Example
   ```
+    # Registers the shared cache of folded sequences in MLMD.
+    cache = folding_cache.importer(os.path.join(data_root, 'fold_cache'))
     # Folds each sequence with DNA parameters at the binding temperature.
     structure = StructureFeatures(
         examples=example_gen.outputs['examples'],
         temperature=25.0,
-        cache_dir=os.path.join(pipeline_root, 'structure_cache'))
+        cache=cache.outputs['result'])
   ```
 
   Component `outputs` contains:
@@ -84,7 +91,7 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
     reverse_primer: str = '',
     sequence_feature: str = 'sequence',
     energy_parameters: str = folding.DNA_MATHEWS2004,
-    cache_dir: Optional[str] = '',
+    cache: Optional[types.BaseChannel] = None,
   ):
     """Constructs a StructureFeatures component.
 
@@ -104,9 +111,10 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
       sequence_feature: name of the sequence feature.
       energy_parameters: 'dna_mathews2004' (default, DNA aptamers) or
         'rna_turner2004' (ViennaRNA's RNA default).
-      cache_dir: a directory shared between runs where folded features are
-        kept per sequence and folding parameters ('' or None: no cache; see
-        `executor.py`). It outlives pipeline runs and is not an artifact.
+      cache: a `folding_cache.FoldingCache` channel (e.g.
+        `folding_cache.importer(cache_dir).outputs['result']`): the directory
+        shared between runs where folded features are kept per sequence and
+        folding parameters (see `executor.py`); None: no cache.
 
     Raises:
       StructureFeaturesError: a parameter value is invalid.
@@ -119,7 +127,6 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
       executor.REVERSE_PRIMER_KEY: reverse_primer,
       executor.SEQUENCE_FEATURE_KEY: sequence_feature,
       executor.ENERGY_PARAMETERS_KEY: energy_parameters,
-      executor.CACHE_DIR_KEY: cache_dir or '',
     }
     if all(isinstance(v, (int, float, str)) for v in parameters.values()):
       # Fails at pipeline construction rather than at run time.
@@ -131,6 +138,7 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
     super().__init__(
       spec=StructureFeaturesSpec(
         examples=examples,
+        cache=cache,
         augmented_examples=types.Channel(
           type=tfx.types.standard_artifacts.Examples
         ),

@@ -19,9 +19,11 @@ the energy parameter set in `DoFn.setup` (and `folding.fold` checks it), so
 nothing depends on what the launching process loaded. The workers run
 `worker_functions` only, which imports neither TensorFlow nor TFX.
 
-Cache: `<cache_dir>/<fingerprint>/` holds `features-*.tfrecord.gz` shards of
-tf.Examples (`sequence` plus the five features, as float32, exactly what
-the output holds), where the fingerprint hashes the folding parameters
+Cache: the optional `cache` input, a `folding_cache.FoldingCache` artifact
+whose URI is the cache directory (imported once per directory, so MLMD shows
+which cache each execution used). `<cache uri>/<fingerprint>/` holds
+`features-*.tfrecord.gz` shards of tf.Examples (`sequence` plus the five
+features, as float32, exactly what the output holds), where the fingerprint hashes the folding parameters
 (energy set, temperature, sodium, primers when included) and the ViennaRNA
 version; `parameters.json` says which. A run reads every shard there, folds
 only the sequences none holds, and writes them as a new shard: Beam writes
@@ -65,7 +67,8 @@ FORWARD_PRIMER_KEY = 'forward_primer'
 REVERSE_PRIMER_KEY = 'reverse_primer'
 SEQUENCE_FEATURE_KEY = 'sequence_feature'
 ENERGY_PARAMETERS_KEY = 'energy_parameters'
-CACHE_DIR_KEY = 'cache_dir'
+# The optional input: a FoldingCache artifact whose URI is the cache folder.
+CACHE_KEY = 'cache'
 
 # The exec properties of a StructureFeatures component built with every
 # argument at its default, for callers that run the executor directly.
@@ -77,7 +80,6 @@ DEFAULT_EXEC_PROPERTIES = {
   REVERSE_PRIMER_KEY: '',
   SEQUENCE_FEATURE_KEY: 'sequence',
   ENERGY_PARAMETERS_KEY: folding.DNA_MATHEWS2004,
-  CACHE_DIR_KEY: '',
 }
 
 OUTPUT_FILE_PREFIX = 'data_tfrecord'
@@ -152,7 +154,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     Args:
       input_dict: `examples`, one Examples artifact (gzip TFRecords of
-        tf.Example per split).
+        tf.Example per split); optionally `cache`, one FoldingCache artifact
+        whose URI is the cache directory (read, and extended with the newly
+        folded sequences).
       output_dict: `augmented_examples`, the Examples artifact to write,
         with the same splits.
       exec_properties: see `component.StructureFeaturesSpec`.
@@ -173,7 +177,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       raise StructureFeaturesError(f'{source.uri} has no splits')
     parameters = folding_parameters(exec_properties)
     sequence_feature = exec_properties.get(SEQUENCE_FEATURE_KEY) or 'sequence'
-    cache_dir = exec_properties.get(CACHE_DIR_KEY) or ''
+    caches = input_dict.get(CACHE_KEY) or []
+    cache_dir = artifact_utils.get_single_uri(caches) if caches else ''
     logging.info(
       'StructureFeatures: splits %s, folding %s', split_names, parameters
     )
