@@ -56,6 +56,7 @@ from pipeline import configs  # noqa: E402
 from pipeline import local_runner  # noqa: E402
 from schema import experiment as experiment_lib  # noqa: E402
 import simulation  # noqa: E402
+from tools import run_artifacts  # noqa: E402
 
 # Reads per sequenced pool per family: the demo's 150,000 / 6,000, so a
 # larger library is sequenced as deeply as the demo's.
@@ -90,15 +91,11 @@ def _latest_artifact(options, type_name, producer):
       options.metadata_path
     )
   )
-  prefix = os.path.join(options.pipeline_root, producer) + os.sep
-  candidates = [
-    a
-    for a in store.get_artifacts_by_type(type_name)
-    if a.uri.startswith(prefix)
-  ]
-  if not candidates:
+  artifact = run_artifacts.latest_output(
+    options.metadata_path, configs.PIPELINE_NAME, producer, type_name=type_name
+  )
+  if artifact is None:
     raise RuntimeError(f'no {type_name} artifact of {producer}')
-  artifact = max(candidates, key=lambda a: a.id)
   [artifact_type] = store.get_artifact_types_by_id([artifact.type_id])
   return artifact_utils.deserialize_artifact(artifact_type, artifact)
 
