@@ -62,7 +62,7 @@ from schema import experiment as experiment_lib  # noqa: E402
 RunOptions = run_options.RunOptions
 
 # Run flags that do not apply on Kubeflow (see the module docstring).
-SKIPPED_RUN_FLAGS = ('save_base', 'beam_mode', 'beam_num_workers')
+SKIPPED_RUN_FLAGS = ('save_base', 'beam_mode', 'beam_num_workers', 'verbosity')
 
 # KFP v2 (pipeline_builder._LEGAL_NAME_PATTERN): no underscores.
 _LEGAL_NAME = re.compile(r'^[a-z0-9][a-z0-9-]{0,127}$')

@@ -18,15 +18,20 @@ from typing import List
 
 from absl import app
 from absl import logging
-from ml_metadata import metadata_store
+
+# First, before anything imports TensorFlow: sets its native log level.
+from pipeline import console  # isort: skip
 from tfx import v1 as tfx
 
 from components.data import data_contract
 from pipeline import beam_runners
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
+from pipeline import playbook_vars
+from pipeline import run_lock
 from pipeline import run_options
 from schema import experiment as experiment_lib
+from tools import run_artifacts
 from tools import truth_scoring
 
 # The DirectRunner presets of pipeline/beam_runners.py.
@@ -82,19 +87,18 @@ def latest_pushed_model(options: RunOptions) -> str | None:
 
 
 def latest_artifact(options: RunOptions, type_name: str, producer: str):
-  """The newest artifact of a type that component `producer` wrote."""
-  config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
-    options.metadata_path
+  """The newest artifact of a type that node `producer` output, or None.
+
+  Looked up in the run's MLMD (`tools.run_artifacts`): the output of the
+  node's latest COMPLETE or CACHED execution, so a run served from the cache
+  finds the artifact it reused.
+  """
+  return run_artifacts.latest_output(
+    options.metadata_path,
+    configs.PIPELINE_NAME,
+    producer,
+    type_name=type_name,
   )
-  store = metadata_store.MetadataStore(config)
-  # Artifacts live under <pipeline_root>/<component id>/<output key>/<id>.
-  prefix = os.path.join(options.pipeline_root, producer) + os.sep
-  candidates = [
-    a
-    for a in store.get_artifacts_by_type(type_name)
-    if a.uri.startswith(prefix)
-  ]
-  return max(candidates, key=lambda a: a.id) if candidates else None
 
 
 def held_out_examples(options: RunOptions) -> List[bytes]:
@@ -123,15 +127,40 @@ def latest_blessing(options: RunOptions) -> bool | None:
 
 
 def run(options: RunOptions) -> None:
-  """Runs the pipeline, then reports where its outputs are."""
+  """Runs the pipeline, then reports where its outputs are.
+
+  The console gets a line per component and what the components print; the
+  full log goes to <run dir>/logs/run.log (`--verbosity=1`: to both).
+  """
   options = options.with_vars()
-  pipeline = build_pipeline(options)
-  print(
-    f'Running pipeline {pipeline.pipeline_info.pipeline_name!r} into '
-    f'{options.run_dir}'
-  )
-  tfx.orchestration.LocalDagRunner().run(pipeline)
-  report(options)
+  check_writable(options)
+  with console.routed(options.run_dir, options.verbosity):
+    pipeline = build_pipeline(options)
+    # One run at a time per run directory (its MLMD and serving directory).
+    with run_lock.hold(options.run_dir):
+      print(
+        f'Running pipeline {pipeline.pipeline_info.pipeline_name!r} into '
+        f'{options.run_dir}'
+      )
+      tfx.orchestration.LocalDagRunner().run(pipeline)
+      report(options)
+
+
+def check_writable(options: RunOptions) -> None:
+  """Raises InputError unless the run directory can be created or written.
+
+  Checks the deepest existing ancestor without creating anything, so a run
+  that is refused leaves no directory behind.
+  """
+  path = os.path.abspath(options.run_dir)
+  while not os.path.exists(path):
+    path = os.path.dirname(path)
+  if not os.path.isdir(path) or not os.access(path, os.W_OK | os.X_OK):
+    raise InputError(
+      f'--save_base={options.save_base}: cannot write the run directory '
+      f'{options.run_dir} ({path} is not a writable directory); choose a '
+      'writable --save_base'
+    )
 
 
 def report(options: RunOptions) -> None:
@@ -153,17 +182,22 @@ def report(options: RunOptions) -> None:
 
 _FLAGS = {}
 
+# What the user can fix: one line and exit status 2. Anything else is a bug
+# (or an environment failure) and keeps its traceback, exit status 1.
+USER_ERRORS = (
+  InputError,
+  playbook_vars.VarsError,
+  experiment_lib.ExperimentError,
+  data_contract.DataContractError,
+  run_lock.RunLockedError,
+)
+
 
 def main(argv):
   del argv
   try:
     run(run_options.from_flags(_FLAGS))
-  except (
-    InputError,
-    ValueError,
-    experiment_lib.ExperimentError,
-    data_contract.DataContractError,
-  ) as e:
+  except USER_ERRORS as e:
     logging.error('%s', e)
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -250,6 +250,11 @@ class RunOptions:
     0, 'Workers of --beam_mode=multi_processing (0: one per core).'
   )
   enable_cache: bool = _opt(True, 'Reuse results of unchanged components.')
+  verbosity: int = _opt(
+    0,
+    '0: one line per component on the console, full log in <run dir>/logs/'
+    'run.log; 1: the full TFX/absl log on the console too.',
+  )
 
   @property
   def run_dir(self) -> str:
@@ -459,6 +464,12 @@ def define_flags(skip=()) -> Dict[str, flags.FlagHolder]:
   holders = {}
   for field in dataclasses.fields(RunOptions):
     if field.name in skip:
+      continue
+    if field.name == 'verbosity':
+      # absl.logging defines --verbosity (-v) in every absl program: reuse it.
+      flag = flags.FLAGS[field.name]
+      flag.help = f'{field.metadata["help"]} 2: DEBUG records too.'
+      holders[field.name] = flags.FlagHolder(flags.FLAGS, flag)
       continue
     default = field.default
     help_text = field.metadata['help']

@@ -141,3 +141,45 @@ def test_each_evaluation_scores_a_new_sample(tmp_path):
   assert [len(s) for s in seen] == [20, 20]
   assert not set(seen[0]) & set(seen[1])  # Both within the first pass.
   assert callback.tables[-1]['tables']['validation']['a']['count'] == 20
+
+
+def test_console_gets_one_mean_line_per_split_and_the_log_every_table():
+  rng = np.random.default_rng(1)
+  counts = rng.poisson(2.0, (50, 2)).astype(np.float64)
+  data = (np.zeros((50, 1), np.float32), (counts, np.log1p(counts)))
+  full, summary = [], []
+  callback = epoch_evaluation.EpochEvaluation(
+    predict_fn=lambda x: np.log1p(counts) + rng.normal(0, 0.1, counts.shape),
+    datasets={'training': data, 'validation': data},
+    output_names=['a', 'b'],
+    loss_fn=lambda y, p: losses.per_example_and_target('SQUARED_ERROR', y, p),
+    print_fn=full.append,
+    summary_fn=summary.append,
+  )
+  callback.on_train_begin()
+  callback.on_epoch_end(0, {})
+  callback.on_epoch_end(1, {})
+  # Every table in full (header, a, b, mean), for each split and epoch.
+  assert len(full) == 6
+  assert all(len(t.strip().splitlines()) == 5 for t in full)
+  # One header, then one line per split and evaluation.
+  assert len(summary) == 7
+  assert 'mean over 2 outputs' in summary[0]
+  assert summary[0].splitlines()[-1].split()[:4] == [
+    'epoch',
+    'split',
+    'examples',
+    'loss',
+  ]
+  rows = [line.split() for line in summary[1:]]
+  assert [(r[0], r[1], r[2]) for r in rows] == [
+    ('pre', 'training', '50'),
+    ('pre', 'validation', '50'),
+    ('1', 'training', '50'),
+    ('1', 'validation', '50'),
+    ('2', 'training', '50'),
+    ('2', 'validation', '50'),
+  ]
+  # The summary's AUC is the mean row's, to the printed precision.
+  mean = callback.tables[-1]['tables']['validation']['mean']
+  assert float(rows[-1][4]) == pytest.approx(mean['auc/true_top_1p'], abs=1e-4)

@@ -19,6 +19,7 @@ from typing import List
 from typing import Optional
 from typing import Tuple
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -26,6 +27,17 @@ import tensorflow as tf
 from components.evaluation import rank_metrics
 
 REPORT_COLUMNS = ('loss',) + rank_metrics.DEFAULT_REPORT_COLUMNS
+# The console's one line per split and evaluation: the mean over outputs.
+SUMMARY_COLUMNS = (
+  'loss',
+  'auc/true_top_1p',
+  'spearman_correlation/score_all',
+  'pearson_correlation/score_all',
+  'scaled_dcg/score_all',
+)
+_SUMMARY_HEADER = ('epoch', 'split', 'examples') + tuple(
+  c.split('/')[0].replace('_correlation', '') for c in SUMMARY_COLUMNS
+)
 LOGGED_METRICS = (
   'auc/true_top_1p',
   'spearman_correlation/score_all',
@@ -119,6 +131,31 @@ class ShuffledQueue:
     return sample
 
 
+def summary_header(output_names: List[str]) -> str:
+  """The header of the console's epoch table."""
+  return (
+    f'\nEpoch evaluation: mean over {len(output_names)} outputs (tables per '
+    'output in the run log and epoch_report.jsonl)\n'
+    + '  '.join(f'{h:>10}' for h in _SUMMARY_HEADER)
+  )
+
+
+def summary_line(
+  epoch: str, split: str, examples: int, mean_row: Dict[str, float]
+) -> str:
+  """One row of the console's epoch table: the mean row of one split."""
+
+  def cell(value) -> str:
+    if value is None or math.isnan(value):
+      return f'{"nan":>10}'
+    return f'{value:>10.4f}'
+
+  return '  '.join(
+    [f'{epoch:>10}', f'{split:>10}', f'{examples:>10}']
+    + [cell(mean_row.get(c)) for c in SUMMARY_COLUMNS]
+  )
+
+
 class EpochEvaluation(keras.callbacks.Callback):
   """Evaluates rank metrics before training and after each epoch.
 
@@ -135,7 +172,10 @@ class EpochEvaluation(keras.callbacks.Callback):
       the training loss).
     report_path: JSON-lines file to append each epoch's tables to ('' to
       skip).
-    print_fn: where the tables go.
+    print_fn: where the full tables (a row per output) go: the run log by
+      default (the console too with --verbosity=1).
+    summary_fn: where the one-line summary per split goes (the mean row,
+      under a header printed once): the console by default.
   """
 
   def __init__(
@@ -145,7 +185,8 @@ class EpochEvaluation(keras.callbacks.Callback):
     output_names: List[str],
     loss_fn: Callable[[Any, Any], Any],
     report_path: str = '',
-    print_fn: Optional[Callable[[str], None]] = print,
+    print_fn: Optional[Callable[[str], None]] = logging.info,
+    summary_fn: Optional[Callable[[str], None]] = print,
   ):
     super().__init__()
     self._loss_fn = loss_fn
@@ -154,6 +195,7 @@ class EpochEvaluation(keras.callbacks.Callback):
     self._output_names = list(output_names)
     self._report_path = report_path
     self._print = print_fn or (lambda _: None)
+    self._summarize = summary_fn or (lambda _: None)
     self.tables: List[Dict] = []
 
   def evaluate(self, epoch: int) -> Dict[str, Dict]:
@@ -178,6 +220,16 @@ class EpochEvaluation(keras.callbacks.Callback):
       self._print(
         f'\n{name} evaluation, {label} ({len(counts)} examples):\n'
         + rank_metrics.format_table(table, columns=REPORT_COLUMNS)
+      )
+      if not self.tables and name == next(iter(self._datasets)):
+        self._summarize(summary_header(self._output_names))
+      self._summarize(
+        summary_line(
+          'pre' if epoch < 0 else str(epoch + 1),
+          name,
+          len(counts),
+          table[rank_metrics.MEAN_ROW],
+        )
       )
     record = {'epoch': epoch + 1, 'tables': tables}
     self.tables.append(record)

@@ -1,0 +1,131 @@
+"""The local runner's refusals: before any component runs, with one line."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import handmade_data
+import pytest
+
+from pipeline import local_runner
+from pipeline import run_lock
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _options(tmp_path, **kwargs):
+  return local_runner.RunOptions(
+    save_base=str(tmp_path / 'runs'),
+    run_name='r',
+    input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
+    epochs=1,
+    num_conv_layers=0,
+    **kwargs,
+  )
+
+
+def test_a_save_base_that_is_a_file_is_refused_naming_the_flag(tmp_path):
+  blocker = tmp_path / 'file'
+  blocker.write_text('')
+  options = _options(tmp_path)
+  options.save_base = str(blocker)
+  with pytest.raises(local_runner.InputError, match='--save_base=.*file'):
+    local_runner.run(options)
+
+
+def test_a_read_only_save_base_is_refused(tmp_path):
+  read_only = tmp_path / 'ro'
+  read_only.mkdir()
+  read_only.chmod(0o555)
+  try:
+    if os.access(read_only, os.W_OK):
+      pytest.skip('this user writes to read-only directories (root)')
+    options = _options(tmp_path)
+    options.save_base = str(read_only)
+    with pytest.raises(local_runner.InputError, match='not a writable'):
+      local_runner.run(options)
+  finally:
+    read_only.chmod(0o755)
+
+
+def test_a_second_run_on_the_same_directory_is_refused(tmp_path):
+  options = _options(tmp_path)
+  holder = subprocess.Popen(
+    [
+      sys.executable,
+      '-c',
+      textwrap.dedent(
+        """
+        import sys, time
+        from pipeline import run_lock
+        with run_lock.hold(sys.argv[1]):
+          print('held', flush=True)
+          time.sleep(60)
+        """
+      ),
+      options.run_dir,
+    ],
+    stdout=subprocess.PIPE,
+    text=True,
+    cwd=_REPO,
+  )
+  try:
+    assert holder.stdout.readline().strip() == 'held'
+    with pytest.raises(run_lock.RunLockedError, match=f'PID {holder.pid}'):
+      local_runner.run(options)
+    # Refused before the pipeline started: no component wrote anything.
+    assert not os.path.exists(options.pipeline_root)
+  finally:
+    holder.kill()
+    holder.wait()
+
+
+def _main(*flags):
+  return subprocess.run(
+    [sys.executable, '-m', 'pipeline.local_runner', *flags],
+    capture_output=True,
+    text=True,
+    cwd=_REPO,
+    timeout=300,
+  )
+
+
+def test_main_gives_user_errors_one_line_and_exit_status_2(tmp_path):
+  result = _main(f'--save_base={tmp_path}', '--dataset=nope')
+  assert result.returncode == 2
+  errors = [line for line in result.stderr.splitlines() if 'error:' in line]
+  assert errors == [
+    "error: --dataset='nope' is not registered; known datasets: ['demo'] "
+    '(or pass --input_dir)'
+  ]
+  assert 'Traceback' not in result.stderr
+
+
+@pytest.mark.parametrize(
+  'error, exits',
+  [
+    (local_runner.InputError('--epochs must be at least 1, got 0'), True),
+    (run_lock.RunLockedError('in use'), True),
+    (KeyError('a bug'), False),
+    (ValueError('an internal check'), False),
+  ],
+)
+def test_main_separates_user_errors_from_internal_ones(
+  monkeypatch, capsys, error, exits
+):
+  def failing_run(options):
+    raise error
+
+  monkeypatch.setattr(local_runner, 'run', failing_run)
+  monkeypatch.setattr(local_runner.run_options, 'from_flags', lambda f: None)
+  if exits:
+    # A user error: one line on stderr, exit status 2, no traceback.
+    with pytest.raises(SystemExit) as exit_info:
+      local_runner.main([])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == f'error: {error}'
+  else:
+    # Anything else propagates: absl prints its traceback, exit status 1.
+    with pytest.raises(type(error)):
+      local_runner.main([])
