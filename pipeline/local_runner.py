@@ -21,9 +21,11 @@ from absl import logging
 
 # First, before anything imports TensorFlow: sets its native log level.
 from pipeline import console  # isort: skip
+import tensorflow as tf
 from tfx import v1 as tfx
 
 from components.data import data_contract
+from components.data import record_check
 from pipeline import beam_runners
 from pipeline import configs
 from pipeline import pipeline as pipeline_lib
@@ -142,8 +144,28 @@ def run(options: RunOptions) -> None:
         f'Running pipeline {pipeline.pipeline_info.pipeline_name!r} into '
         f'{options.run_dir}'
       )
-      tfx.orchestration.LocalDagRunner().run(pipeline)
+      try:
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+      except Exception as e:
+        _diagnose_unreadable_input(options, e)
+        raise
       report(options)
+
+
+def _diagnose_unreadable_input(options: RunOptions, error: Exception) -> None:
+  """Raises InputError naming the broken input file behind `error`, if any.
+
+  ImportExampleGen reports a corrupt TFRecord without naming the file; only
+  after such a failure are the input files read again, one by one.
+  """
+  if not record_check.is_read_error(error):
+    return
+  pattern = run_options.join_uri(
+    resolve_input_dir(options), configs.EXAMPLES_PATTERN
+  )
+  bad = record_check.first_bad_record(tf.io.gfile.glob(pattern))
+  if bad is not None:
+    raise InputError(bad.describe()) from error
 
 
 def check_writable(options: RunOptions) -> None:

@@ -237,14 +237,8 @@ def test_prepare_process_quiets_native_logs_and_holds_warnings(
 
 @pytest.mark.e2e
 def test_a_default_run_prints_a_short_console(tmp_path, capfd):
-  options = local_runner.RunOptions(
-    save_base=str(tmp_path / 'runs'),
-    run_name='console',
-    input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
-    epochs=1,
-    num_conv_layers=0,
-    min_auc_true_top_1p=0.0,
-    beam_mode='in_memory',
+  options = handmade_data.small_run_options(
+    tmp_path, 'console', beam_mode='in_memory'
   )
   capfd.readouterr()
   local_runner.run(options)

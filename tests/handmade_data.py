@@ -81,3 +81,23 @@ rounds {
   }
 }
 """
+
+
+def small_run_options(tmp_path, run_name: str, **overrides):
+  """Options of a quick run on a fresh hand-made dataset under `tmp_path`.
+
+  One epoch of a network without conv layers (the sequences are 12 long),
+  any model blessed; `overrides` are further RunOptions fields.
+  """
+  from pipeline import local_runner
+
+  values = dict(
+    save_base=str(tmp_path / 'runs'),
+    run_name=run_name,
+    input_dir=write_dataset(str(tmp_path / 'data')),
+    epochs=1,
+    num_conv_layers=0,
+    min_auc_true_top_1p=0.0,
+  )
+  values.update(overrides)
+  return local_runner.RunOptions(**values)

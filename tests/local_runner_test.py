@@ -1,5 +1,6 @@
 """The local runner's refusals: before any component runs, with one line."""
 
+import glob
 import os
 import subprocess
 import sys
@@ -14,15 +15,8 @@ from pipeline import run_lock
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _options(tmp_path, **kwargs):
-  return local_runner.RunOptions(
-    save_base=str(tmp_path / 'runs'),
-    run_name='r',
-    input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
-    epochs=1,
-    num_conv_layers=0,
-    **kwargs,
-  )
+def _options(tmp_path):
+  return handmade_data.small_run_options(tmp_path, 'r')
 
 
 def test_a_save_base_that_is_a_file_is_refused_naming_the_flag(tmp_path):
@@ -129,3 +123,34 @@ def test_main_separates_user_errors_from_internal_ones(
     # Anything else propagates: absl prints its traceback, exit status 1.
     with pytest.raises(type(error)):
       local_runner.main([])
+
+
+def _corrupt(path, kind):
+  data = open(path, 'rb').read()
+  if kind == 'truncated':
+    data = data[: len(data) // 2]
+  elif kind == 'flipped':
+    middle = bytearray(data)
+    for i in range(len(middle) // 3, len(middle) // 3 + 20):
+      middle[i] ^= 0xFF
+    data = bytes(middle)
+  else:  # A text file with the examples' name.
+    data = b'not a tfrecord\n' * 50
+  with open(path, 'wb') as f:
+    f.write(data)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize('kind', ['truncated', 'flipped', 'text'])
+def test_a_corrupt_input_file_is_named(tmp_path, kind):
+  options = _options(tmp_path)
+  [path] = glob.glob(os.path.join(options.input_dir, '*.tfrecord*'))
+  _corrupt(path, kind)
+  with pytest.raises(local_runner.InputError) as error:
+    local_runner.run(options)
+  message = str(error.value)
+  assert message.startswith(f'{path}: record ')
+  assert 'export it again, or remove it' in message
+  # Nothing after ingestion ran.
+  for component in ('StatisticsGen', 'Transform', 'Trainer'):
+    assert not os.path.exists(os.path.join(options.pipeline_root, component))

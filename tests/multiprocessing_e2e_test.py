@@ -17,12 +17,9 @@ from pipeline import local_runner
 
 @pytest.mark.e2e
 def test_pipeline_runs_with_two_beam_worker_processes(tmp_path):
-  options = local_runner.RunOptions(
-    save_base=str(tmp_path / 'runs'),
-    run_name='mp',
-    input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
-    epochs=1,
-    num_conv_layers=0,
+  options = handmade_data.small_run_options(
+    tmp_path,
+    'mp',
     # Unreachable, so the decision is known: the Evaluator's Beam job must
     # compute the metric in the workers and refuse the blessing.
     min_auc_true_top_1p=1.01,

@@ -27,14 +27,7 @@ _CHROMIUM_FLAGS = (
 def test_report_renders_tables_and_images_in_chromium(tmp_path, capsys):
   chromium = shutil.which('chromium')
   assert chromium, 'Debian chromium is needed (make test installs it)'
-  options = local_runner.RunOptions(
-    save_base=str(tmp_path / 'runs'),
-    run_name='reported',
-    input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
-    epochs=2,
-    num_conv_layers=0,
-    min_auc_true_top_1p=0.0,
-  )
+  options = handmade_data.small_run_options(tmp_path, 'reported', epochs=2)
   local_runner.run(options)
   output = str(tmp_path / 'report.html')
   assert cli.main(['report', options.run_dir, '--output', output]) == 0
