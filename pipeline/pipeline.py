@@ -63,7 +63,10 @@ def create_pipeline(
   run = config.run_config(experiment_pbtxt)
 
   data = stages.data_stage(
-    data_root, experiment_pbtxt, folds=config.structure is not None
+    data_root,
+    experiment_pbtxt,
+    folds=config.structure is not None,
+    log_normalised_floats=config.log_normalised_floats,
   )
   features = stages.feature_stage(
     data.outputs['examples'],

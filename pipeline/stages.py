@@ -36,7 +36,12 @@ class Stage:
   outputs: dict
 
 
-def data_stage(data_root: str, experiment_pbtxt: str, folds: bool) -> Stage:
+def data_stage(
+  data_root: str,
+  experiment_pbtxt: str,
+  folds: bool,
+  log_normalised_floats: List[str],
+) -> Stage:
   """Ingestion, statistics, the experiment's schema and the data contract.
 
   Args:
@@ -44,6 +49,8 @@ def data_stage(data_root: str, experiment_pbtxt: str, folds: bool) -> Stage:
     experiment_pbtxt: the experiment in protobuf text format.
     folds: whether StructureFeatures will add its features (Transform then
       reads them, so ExperimentSchemaGen's schema declares them).
+    log_normalised_floats: float features Transform normalises with
+      log(1 + x); the data contract refuses values <= -1 in them.
   """
   # Ingests the TF Examples; whole sequence clusters go to one split.
   example_gen = tfx.components.ImportExampleGen(
@@ -91,6 +98,7 @@ def data_stage(data_root: str, experiment_pbtxt: str, folds: bool) -> Stage:
     schema=schema_gen.outputs['schema'],
     anomalies=example_validator.outputs['anomalies'],
     experiment_pbtxt=experiment_pbtxt,
+    log_normalised_floats=','.join(log_normalised_floats),
   )
   return Stage(
     components=[

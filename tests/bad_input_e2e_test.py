@@ -26,6 +26,31 @@ def _drop_column(i, s, c):
   return s, c
 
 
+_SEEN = {}
+
+
+def _duplicate_sequences(i, s, c):
+  # Every tenth row repeats the sequence of row i - 6 (another cluster) with
+  # new counts.
+  _SEEN[i] = s
+  if i % 10 == 9:
+    return _SEEN[i - 6], dict(c, library=c['library'] + 1)
+  return s, c
+
+
+def _huge_count(i, s, c):
+  return s, (dict(c, round1_positive=2**62) if i == 5 else c)
+
+
+def _infinite_kd(i):
+  if i % 25 == 4:
+    return {'kd': float('inf')}
+  return {'kd': float('nan') if i % 25 == 5 else 0.1 * i}
+
+
+# Float features added to the cases' examples: `floats(i) -> {name: value}`.
+FLOAT_FEATURES = {'infinite_float': _infinite_kd}
+
 CASES = {
   'wrong_alphabet': (
     _set_sequence('ACGTNACGTACG'),
@@ -52,6 +77,28 @@ CASES = {
     "feature 'round1_extra' is missing",
     "feature 'round1_extra'",
   ),
+  'duplicated_sequences': (
+    _duplicate_sequences,
+    "feature 'sequence' is duplicated: 20 distinct sequences occur in more "
+    'than one example (40 of 200 examples)',
+    'merge their counts into one example per sequence',
+  ),
+  'all_zero_column': (
+    lambda i, s, c: (s, dict(c, round1_negative=0)),
+    "all splits: feature 'round1_negative' has only zero counts in all 200 "
+    'examples',
+    'remove the read from the experiment or fix the export',
+  ),
+  'huge_count': (
+    _huge_count,
+    "feature 'round1_positive' is above max_count (1000000000) in 1 of",
+    str(2**62),
+  ),
+  'infinite_float': (
+    None,
+    "feature 'kd' is infinite in",
+    "(e.g. 'inf'",
+  ),
 }
 
 
@@ -75,6 +122,8 @@ def test_broken_examples_stop_before_training(tmp_path, case):
   data = handmade_data.write_dataset(
     str(tmp_path / 'data'), breaker, experiment=_experiment_for(case)
   )
+  if case in FLOAT_FEATURES:
+    handmade_data.add_float_features(data, FLOAT_FEATURES[case])
   experiment_lib.load_experiment(os.path.join(data, 'experiment.pbtxt'))
   options = local_runner.RunOptions(
     save_base=str(tmp_path / 'runs'),

@@ -160,3 +160,26 @@ def test_each_config_validates_its_own_fields(make, message):
 def test_tuner_objective_directions():
   assert tuner.TunerConfig().direction == 'max'
   assert tuner.TunerConfig(tuner_loss='loss').direction == 'min'
+
+
+def test_log_normalised_floats_follow_the_target_normaliser():
+  def floats(**model):
+    return pipeline_config.PipelineConfig(
+      hparams={},
+      model=model_options.ModelOptions(**model),
+      structure=structure.StructureConfig(),
+    ).log_normalised_floats
+
+  outputs = ('partition_function', 'mfe', 'kd')
+  assert floats(additional_outputs=outputs) == ['partition_function', 'kd']
+  assert (
+    floats(additional_outputs=outputs, standardize_log_transform=False) == []
+  )
+  assert (
+    floats(
+      additional_outputs=outputs,
+      loss_name='CROSS_ENTROPY',
+      loss_norm='BINARIZE',
+    )
+    == []
+  )

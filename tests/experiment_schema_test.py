@@ -130,12 +130,17 @@ def test_later_features_parse_as_the_old_required_scalars(dataset):
 def test_data_contract_check_copies_the_schema_and_leaves_no_scratch(
   dataset, tmp_path, monkeypatch
 ):
-  root, examples, statistics, stats = dataset
+  root, both_splits, statistics, stats = dataset
   schema = _schema_gen(root, statistics, ','.join(folding.FEATURES))
+  # The fixture's splits hold the same file, which the check would rightly
+  # refuse as duplicated sequences: check the train split alone.
+  examples = tfx.types.standard_artifacts.Examples()
+  examples.uri = both_splits.uri
+  examples.split_names = artifact_utils.encode_split_names(['train'])
   anomalies = tfx.types.standard_artifacts.ExampleAnomalies()
   anomalies.uri = str(tmp_path / 'anomalies')
   anomalies.split_names = examples.split_names
-  for split in SPLITS:
+  for split in ['train']:
     split_dir = artifact_utils.get_split_uri([anomalies], split)
     os.makedirs(split_dir)
     result = tfdv.validate_statistics(stats, _read_schema(schema))

@@ -101,3 +101,24 @@ def small_run_options(tmp_path, run_name: str, **overrides):
   )
   values.update(overrides)
   return local_runner.RunOptions(**values)
+
+
+def add_float_features(directory, floats):
+  """Adds float features to `write_dataset`'s examples in `directory`.
+
+  Args:
+    directory: a directory `write_dataset` wrote.
+    floats: `floats(i) -> {name: value}`, the float features of example `i`
+      (in writing order).
+  """
+  path = os.path.join(directory, 'examples-00000.tfrecord.gz')
+  examples = [
+    tf.train.Example.FromString(record.numpy())
+    for record in tf.data.TFRecordDataset(path, 'GZIP')
+  ]
+  with tf.io.TFRecordWriter(path, 'GZIP') as writer:
+    for i, example in enumerate(examples):
+      for name, value in floats(i).items():
+        example.features.feature[name].float_list.value[:] = [value]
+      writer.write(example.SerializeToString())
+  return directory

@@ -79,6 +79,25 @@ class PipelineConfig:
     """Every target normaliser a Trainer or Tuner of this pipeline needs."""
     return sorted({self.model.loss_norm} | {c.loss_norm for c in self.sweep})
 
+  @property
+  def log_normalised_floats(self) -> List[str]:
+    """Additional outputs Transform normalises with log(1 + x), as counts.
+
+    The data contract refuses values <= -1 in them. That is every additional
+    output but the linear structure features, when the target normaliser
+    STANDARDIZE (the only one with a log) runs with its log transform.
+    """
+    if not (
+      self.model.standardize_log_transform
+      and 'STANDARDIZE' in self.target_norms
+    ):
+      return []
+    return [
+      name
+      for name in self.model.additional_outputs
+      if name not in structure_lib.LINEAR_FEATURES
+    ]
+
   def check_targets(self, targets: List[str]) -> None:
     """Raises ValueError if the affinity map names a read that no output
     predicts."""

@@ -23,6 +23,15 @@ FEATURES = (
   ENSEMBLE_DIVERSITY,
 )
 
+# Features that can be negative or are already on a compact scale (free
+# energies in kcal/mol, a probability, a mean base-pair distance): log(1 + x)
+# is undefined or distorting there, so as outputs they get a plain z-score.
+# The partition function, spanning orders of magnitude, is normalised like
+# the counts.
+LINEAR_FEATURES = frozenset(
+  {MFE, ENSEMBLE_FREE_ENERGY, BOLTZMANN_PROBABILITY, ENSEMBLE_DIVERSITY}
+)
+
 DNA_MATHEWS2004 = 'dna_mathews2004'
 RNA_TURNER2004 = 'rna_turner2004'
 ENERGY_PARAMETERS = (DNA_MATHEWS2004, RNA_TURNER2004)

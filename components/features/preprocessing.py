@@ -13,18 +13,14 @@ from typing import Sequence
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.config import structure as structure_config
 from components.config import transform_config
 from components.features import encodings
 from components.features import normalizers
 
-# Additional outputs that can be negative or are already on a compact scale
-# (free energies in kcal/mol, probabilities, mean base-pair distances):
-# log(1 + x) is undefined or distorting there, so they get a plain z-score.
-# Everything else (e.g. the partition function, spanning orders of
-# magnitude) is normalised like the counts.
-LINEAR_ADDITIONAL_OUTPUTS = frozenset(
-  {'mfe', 'ensemble_free_energy', 'boltzmann_probability', 'ensemble_diversity'}
-)
+# Additional outputs with a plain z-score; every other is normalised like
+# the counts (see `components.config.structure.LINEAR_FEATURES`).
+LINEAR_ADDITIONAL_OUTPUTS = structure_config.LINEAR_FEATURES
 
 
 def structure_input(
