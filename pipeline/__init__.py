@@ -1,0 +1,1 @@
+"""DSL wiring and the runners: create_pipeline, its stage builders, flags, local runner."""

@@ -1,4 +1,7 @@
-"""Defaults, the dataset registry and the Beam runner presets."""
+"""The dataset registry, named presets, UDF paths and the split layout.
+
+Every model, training and search default lives in `components/config/`.
+"""
 
 import dataclasses
 import os
@@ -20,10 +23,6 @@ TUNER_FN = 'components.tuner_module.tuner_fn'
 TRAIN_HASH_BUCKETS = 4
 EVAL_HASH_BUCKETS = 1
 EXAMPLES_PATTERN = '*.tfrecord*'
-
-# Model validation: the mean over read outputs of auc/true_top_1p on the
-# held-out clusters must reach this (0.5 is chance) for a model to be blessed.
-DEFAULT_MIN_AUC_TRUE_TOP_1P = 0.6
 
 
 @dataclasses.dataclass(frozen=True)
