@@ -3,8 +3,8 @@
 import json
 
 import apache_beam as beam
+import handmade_data
 import pytest
-import tensorflow as tf
 
 from components.data import data_contract
 
@@ -13,21 +13,7 @@ COUNTS = ('library', 'round1_positive')
 
 def _example(sequence='ACGTACGTACGT', cluster=1, floats=None, **counts):
   counts = {'library': 3, 'round1_positive': 1, **counts}
-  feature = {
-    'sequence': tf.train.Feature(
-      bytes_list=tf.train.BytesList(value=[sequence.encode()])
-    ),
-    'cluster': tf.train.Feature(int64_list=tf.train.Int64List(value=[cluster])),
-  }
-  for name, value in counts.items():
-    feature[name] = tf.train.Feature(
-      int64_list=tf.train.Int64List(value=[value])
-    )
-  for name, value in (floats or {}).items():
-    feature[name] = tf.train.Feature(
-      float_list=tf.train.FloatList(value=[value])
-    )
-  return tf.train.Example(features=tf.train.Features(feature=feature))
+  return handmade_data.example(sequence, counts, cluster, floats)
 
 
 def _problems(example, **kwargs):

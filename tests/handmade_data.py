@@ -26,7 +26,8 @@ _COUNTS = ('library', 'round1_positive', 'round1_negative')
 _NUM_EXAMPLES = 200
 
 
-def _example(sequence, counts, cluster):
+def example(sequence, counts, cluster, floats=None):
+  """One tf.Example in the data contract: counts int64, `floats` float."""
   feature = {
     'sequence': tf.train.Feature(
       bytes_list=tf.train.BytesList(value=[sequence.encode()])
@@ -36,6 +37,10 @@ def _example(sequence, counts, cluster):
   for name, value in counts.items():
     feature[name] = tf.train.Feature(
       int64_list=tf.train.Int64List(value=[value])
+    )
+  for name, value in (floats or {}).items():
+    feature[name] = tf.train.Feature(
+      float_list=tf.train.FloatList(value=[value])
     )
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
@@ -53,7 +58,7 @@ def write_dataset(directory, break_example=None, experiment=EXPERIMENT):
       counts = {n: int(rng.integers(0, 5)) for n in _COUNTS}
       if break_example:
         seq, counts = break_example(i, seq, counts)
-      writer.write(_example(seq, counts, i // 2 + 1).SerializeToString())
+      writer.write(example(seq, counts, i // 2 + 1).SerializeToString())
   return directory
 
 
