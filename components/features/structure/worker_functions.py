@@ -65,7 +65,10 @@ def key_by_sequence(
     if name in feature_map:
       raise StructureFeaturesError(
         f"split '{split}': the example of sequence {sequence!r} already has "
-        f"a feature '{name}'; remove it from the input to compute it here"
+        f"a feature '{name}', which folding computes itself (it is on "
+        'because of --structure_features, a STRUCTURE_ input or a structure '
+        'feature in --additional_output); rename your feature to use it as '
+        'an additional output, or remove it to use the folded value'
       )
   try:
     folding.check_sequence(sequence)
