@@ -13,6 +13,7 @@ Running the same command again reuses every unchanged component's result.
 
 import glob
 import os
+import signal
 import sys
 from typing import List
 
@@ -28,6 +29,7 @@ from components.data import data_contract
 from components.data import record_check
 from pipeline import beam_runners
 from pipeline import configs
+from pipeline import interrupted_runs
 from pipeline import pipeline as pipeline_lib
 from pipeline import playbook_vars
 from pipeline import run_lock
@@ -140,6 +142,10 @@ def run(options: RunOptions) -> None:
     pipeline = build_pipeline(options)
     # One run at a time per run directory (its MLMD and serving directory).
     with run_lock.hold(options.run_dir):
+      for line in interrupted_runs.recover(
+        options.metadata_path, options.pipeline_root
+      ):
+        print(line)
       print(
         f'Running pipeline {pipeline.pipeline_info.pipeline_name!r} into '
         f'{options.run_dir}'
@@ -215,14 +221,32 @@ USER_ERRORS = (
 )
 
 
+class RunInterrupted(KeyboardInterrupt):
+  """SIGTERM, turned into an exception so that clean-up code runs."""
+
+
+def _raise_interrupted(signum, frame):
+  del frame
+  raise RunInterrupted(signal.Signals(signum).name)
+
+
 def main(argv):
   del argv
+  signal.signal(signal.SIGTERM, _raise_interrupted)
   try:
     run(run_options.from_flags(_FLAGS))
   except USER_ERRORS as e:
     logging.error('%s', e)
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
+  except KeyboardInterrupt as e:
+    name = str(e) or 'SIGINT'
+    print(
+      f'interrupted by {name}; components that finished are in the cache: '
+      'run the same command again to resume from there',
+      file=sys.stderr,
+    )
+    sys.exit(128 + getattr(signal, name, signal.SIGINT))
 
 
 if __name__ == '__main__':
