@@ -1,1 +1,1 @@
-"""Post-run tools: the aptamer-tfx command, the run report and truth scoring."""
+"""Post-run tools: the aptamer-tfx command, the run report, truth scoring, MLMD look-ups."""
