@@ -35,6 +35,18 @@ def test_a_truncated_gzip_file_is_named_with_its_last_good_record(
   assert 'truncated or corrupted' in bad.describe()
 
 
+def test_every_cut_of_a_gzip_file_is_found(tmp_path, record_file):
+  # TensorFlow's reader alone misses cuts that fall between two records.
+  data = open(record_file, 'rb').read()
+  cut_file = tmp_path / 'cut.tfrecord.gz'
+  missed = []
+  for cut in range(1, len(data), 7):
+    cut_file.write_bytes(data[:cut])
+    if record_check.check_file(str(cut_file)) is None:
+      missed.append(cut)
+  assert missed == []
+
+
 def test_flipped_bytes_and_a_text_file_are_found(tmp_path, record_file):
   data = bytearray(open(record_file, 'rb').read())
   for i in range(len(data) // 3, len(data) // 3 + 20):

@@ -8,6 +8,7 @@ dataset costs nothing, since nothing is read until something failed.
 """
 
 import dataclasses
+import gzip
 from typing import Iterable
 from typing import Optional
 import zlib
@@ -60,9 +61,30 @@ def check_file(path: str) -> Optional[BadRecord]:
       index += 1
   except tf.errors.OpError as e:
     return BadRecord(path, index, e.message.split('\n')[0])
+  if compression:
+    # TensorFlow's gzip reader ends quietly when a cut falls between two
+    # records; Python's gzip (what ImportExampleGen's Beam reader uses)
+    # insists on the end-of-stream marker and the checksum.
+    problem = _gzip_problem(path)
+    if problem:
+      return BadRecord(path, index, f'the gzip stream {problem}')
   if index == 0:
     return BadRecord(path, 0, 'the file holds no records')
   return None
+
+
+def _gzip_problem(path: str) -> str:
+  """What is wrong with a gzip file's stream ('' when it is whole)."""
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as raw:
+      with gzip.GzipFile(fileobj=raw) as stream:
+        while stream.read(1 << 20):
+          pass
+  except EOFError:
+    return 'is cut short (no end-of-stream marker)'
+  except (OSError, zlib.error) as e:
+    return f'is corrupt ({e})'
+  return ''
 
 
 def first_bad_record(paths: Iterable[str]) -> Optional[BadRecord]:
