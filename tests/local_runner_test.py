@@ -4,10 +4,10 @@ import glob
 import os
 import subprocess
 import sys
-import textwrap
 
 import handmade_data
 import pytest
+import run_lock_test
 
 from pipeline import local_runner
 from pipeline import run_lock
@@ -45,27 +45,8 @@ def test_a_read_only_save_base_is_refused(tmp_path):
 
 def test_a_second_run_on_the_same_directory_is_refused(tmp_path):
   options = _options(tmp_path)
-  holder = subprocess.Popen(
-    [
-      sys.executable,
-      '-c',
-      textwrap.dedent(
-        """
-        import sys, time
-        from pipeline import run_lock
-        with run_lock.hold(sys.argv[1]):
-          print('held', flush=True)
-          time.sleep(60)
-        """
-      ),
-      options.run_dir,
-    ],
-    stdout=subprocess.PIPE,
-    text=True,
-    cwd=_REPO,
-  )
+  holder = run_lock_test.start_holder(options.run_dir)
   try:
-    assert holder.stdout.readline().strip() == 'held'
     with pytest.raises(run_lock.RunLockedError, match=f'PID {holder.pid}'):
       local_runner.run(options)
     # Refused before the pipeline started: no component wrote anything.

@@ -21,7 +21,8 @@ _HOLDER = textwrap.dedent(
 )
 
 
-def _start_holder(run_dir):
+def start_holder(run_dir):
+  """A real process holding `run_dir`'s lock (the caller kills it)."""
   process = subprocess.Popen(
     [sys.executable, '-c', _HOLDER, run_dir],
     stdout=subprocess.PIPE,
@@ -34,7 +35,7 @@ def _start_holder(run_dir):
 
 def test_a_second_run_is_refused_with_the_holders_pid(tmp_path):
   run_dir = str(tmp_path / 'run')
-  holder = _start_holder(run_dir)
+  holder = start_holder(run_dir)
   try:
     with pytest.raises(run_lock.RunLockedError) as error:
       with run_lock.hold(run_dir):
@@ -49,7 +50,7 @@ def test_a_second_run_is_refused_with_the_holders_pid(tmp_path):
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
   run_dir = str(tmp_path / 'run')
-  holder = _start_holder(run_dir)
+  holder = start_holder(run_dir)
   holder.kill()  # SIGKILL: no clean-up code runs.
   holder.wait()
   deadline = time.monotonic() + 10
