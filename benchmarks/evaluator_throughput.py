@@ -49,6 +49,7 @@ from tfx.types import standard_artifacts  # noqa: E402
 from tfx.types import standard_component_specs  # noqa: E402
 from tfx.utils import proto_utils  # noqa: E402
 
+from components.config import keys  # noqa: E402
 from components.evaluation import eval_config as eval_config_lib  # noqa: E402
 from components.evaluation import rank_metrics  # noqa: E402
 from components.evaluation import tfma_metrics  # noqa: E402
@@ -163,8 +164,8 @@ def _tfma_overall_metric(evaluation_uri):
 
 
 def _eval_arrays(examples, targets):
-  """Serialized eval examples and their raw target counts, in memory."""
-  split_dir = artifact_utils.get_split_uri([examples], 'eval')
+  """Serialized test-split examples and their raw target counts, in memory."""
+  split_dir = artifact_utils.get_split_uri([examples], keys.TEST_SPLIT)
   files = sorted(tf.io.gfile.glob(os.path.join(split_dir, '*')))
   serialized = np.array(
     [r.numpy() for r in tf.data.TFRecordDataset(files, 'GZIP')], dtype=object

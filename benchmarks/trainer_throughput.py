@@ -33,6 +33,7 @@ from tfx.components.trainer import fn_args_utils  # noqa: E402
 from tfx.orchestration import pipeline as tfx_pipeline  # noqa: E402
 from tfx.types import standard_artifacts  # noqa: E402
 
+from components.config import keys  # noqa: E402
 from components.training import run_setup  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import local_runner  # noqa: E402
@@ -58,14 +59,14 @@ def _transform_outputs(options):
 def _fn_args(examples_uri, graph_uri, custom_config):
   examples = standard_artifacts.Examples()
   examples.uri = examples_uri
-  examples.split_names = json.dumps(['train', 'eval'])
+  examples.split_names = json.dumps([keys.TRAIN_SPLIT, keys.VALIDATION_SPLIT])
   graph = standard_artifacts.TransformGraph()
   graph.uri = graph_uri
   return fn_args_utils.get_common_fn_args(
     {'examples': [examples], 'transform_graph': [graph]},
     {
-      'train_args': '{}',
-      'eval_args': '{}',
+      'train_args': json.dumps({'splits': [keys.TRAIN_SPLIT]}),
+      'eval_args': json.dumps({'splits': [keys.VALIDATION_SPLIT]}),
       'custom_config': json.dumps(custom_config),
     },
   )

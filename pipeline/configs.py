@@ -8,6 +8,8 @@ import os
 from typing import Dict
 from typing import List
 
+from components.config import keys
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PIPELINE_NAME = 'aptamer-tfx'  # Hyphens: KFP v2 rejects underscores.
@@ -18,10 +20,15 @@ PREPROCESSING_FN = 'components.transform_module.preprocessing_fn'
 RUN_FN = 'components.trainer_module.run_fn'
 TUNER_FN = 'components.tuner_module.tuner_fn'
 
-# Cluster-disjoint folds: ExampleGen hashes the `cluster` feature into five
-# buckets; one (the original's fold 0) is held out for evaluation.
-TRAIN_HASH_BUCKETS = 4
-EVAL_HASH_BUCKETS = 1
+# Cluster-disjoint splits: ExampleGen hashes the `cluster` feature into 20
+# buckets, so whole sequence families land in one split: 70% train, 15%
+# validation (everything that selects: best epoch, Tuner objective, sweep
+# winner), 15% test (only the Evaluator's blessing and the report).
+SPLIT_HASH_BUCKETS = (
+  (keys.TRAIN_SPLIT, 14),
+  (keys.VALIDATION_SPLIT, 3),
+  (keys.TEST_SPLIT, 3),
+)
 EXAMPLES_PATTERN = '*.tfrecord*'
 
 

@@ -12,6 +12,7 @@ from typing import Optional
 from tfx import v1 as tfx
 from tfx.types import channel as channel_types
 
+from components.config import keys
 from components.config import pipeline_config
 from components.config import run_config as run_config_lib
 from components.data import data_contract
@@ -52,7 +53,8 @@ def data_stage(
     log_normalised_floats: float features Transform normalises with
       log(1 + x); the data contract refuses values <= -1 in them.
   """
-  # Ingests the TF Examples; whole sequence clusters go to one split.
+  # Ingests the TF Examples; whole sequence clusters go to one split
+  # (train / validation / test, configs.SPLIT_HASH_BUCKETS).
   example_gen = tfx.components.ImportExampleGen(
     input_base=data_root,
     input_config=tfx.proto.Input(
@@ -65,12 +67,8 @@ def data_stage(
     output_config=tfx.proto.Output(
       split_config=tfx.proto.SplitConfig(
         splits=[
-          tfx.proto.SplitConfig.Split(
-            name='train', hash_buckets=configs.TRAIN_HASH_BUCKETS
-          ),
-          tfx.proto.SplitConfig.Split(
-            name='eval', hash_buckets=configs.EVAL_HASH_BUCKETS
-          ),
+          tfx.proto.SplitConfig.Split(name=name, hash_buckets=buckets)
+          for name, buckets in configs.SPLIT_HASH_BUCKETS
         ],
         partition_feature_name=experiment_schema.CLUSTER_FEATURE,
       )
@@ -180,8 +178,9 @@ def trained_inputs(features: Stage, schema: Channel) -> dict:
     examples=features.outputs['transformed_examples'],
     transform_graph=features.outputs['transform_graph'],
     schema=schema,
-    train_args=tfx.proto.TrainArgs(num_steps=0),
-    eval_args=tfx.proto.EvalArgs(num_steps=0),
+    # Validation selects (best epoch, Tuner objective); test is never seen.
+    train_args=tfx.proto.TrainArgs(splits=[keys.TRAIN_SPLIT], num_steps=0),
+    eval_args=tfx.proto.EvalArgs(splits=[keys.VALIDATION_SPLIT], num_steps=0),
   )
 
 
@@ -263,7 +262,7 @@ def evaluation_stage(
   outputs: List[str],
   config: pipeline_config.PipelineConfig,
 ) -> Stage:
-  """TFMA on the held-out clusters against the latest blessed model."""
+  """TFMA on the test split against the latest blessed model."""
   # The latest blessed model is the baseline for the change thresholds.
   model_resolver = tfx.dsl.Resolver(
     strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -272,9 +271,11 @@ def evaluation_stage(
       type=tfx.types.standard_artifacts.ModelBlessing
     ),
   ).with_id('latest_blessed_model_resolver')
-  # Evaluates on the held-out clusters and decides the blessing.
+  # Evaluates on the test clusters, which nothing that selects has seen,
+  # and decides the blessing.
   evaluator = tfx.components.Evaluator(
     examples=examples,
+    example_splits=[keys.TEST_SPLIT],
     model=model,
     baseline_model=model_resolver.outputs['model'],
     eval_config=eval_config.make_eval_config(

@@ -206,9 +206,13 @@ def validation_html(evaluation_dir: str, blessed: Optional[bool]) -> str:
 
 
 def _read_examples(examples_dir: str, limit: int):
-  files = sorted(glob.glob(os.path.join(examples_dir, 'Split-eval', '*')))
-  if not files:
-    raise ReportError(f'{examples_dir}: no eval split')
+  # Runs made before the validation/test split held out one `eval` split.
+  for split in (keys.TEST_SPLIT, 'eval'):
+    files = sorted(glob.glob(os.path.join(examples_dir, f'Split-{split}', '*')))
+    if files:
+      break
+  else:
+    raise ReportError(f'{examples_dir}: no {keys.TEST_SPLIT} split')
   dataset = tf.data.TFRecordDataset(files, compression_type='GZIP')
   return [r.numpy() for r in dataset.take(limit)]
 

@@ -4,6 +4,13 @@ TensorFlow-free, so the pipeline, the runners and the post-run tools can
 name what a component reads or writes without importing the component.
 """
 
+# ExampleGen's cluster-disjoint splits. `validation` serves every selection
+# (best epoch, Tuner objective, sweep winner, replica choice); `test` only
+# the Evaluator's blessing and the report.
+TRAIN_SPLIT = 'train'
+VALIDATION_SPLIT = 'validation'
+TEST_SPLIT = 'test'
+
 # Trainer and Tuner custom_config (one serialised `RunConfig`).
 EXPERIMENT_KEY = 'experiment_pbtxt'
 HPARAMS_KEY = 'hparams'

@@ -493,7 +493,7 @@ def format_dataset_problems(
     if dups['cross_split']:
       where = (
         f'{dups["cross_split"]} of them in more than one split, which breaks '
-        'the cluster-disjoint train/eval split'
+        'the cluster-disjoint train/validation/test split'
       )
     else:
       where = 'each within one split, counted more than once'
