@@ -3,15 +3,17 @@
 Energies are in units of ln(10) kT, so Kd = 10**dG and a larger Kd means
 weaker binding. A sequence's energy for each molecule is
 
-  dG = mean + sum_m count_m(seq) * w_m + epistasis + noise,
+  dG = mean + sum_m count_m(seq) * w_m + epistasis + extra + noise,
 
 where count_m is the non-overlapping occurrence count of motif m (Python's
 `str.count`, as in the original simulator), the epistatic bonus applies when
-every motif of a pair is present, and the noise is Gaussian with a
-target/serum correlation.
+every motif of a pair is present, extra is any further sequence-determined
+target term (the folding term of simulation/landscapes.py), and the noise is
+Gaussian with a target/serum correlation.
 """
 
 import dataclasses
+from typing import Optional
 from typing import Sequence
 from typing import Tuple
 
@@ -86,6 +88,7 @@ def binding_energies(
   correlation: float,
   motifs: Sequence[Motif] = DEFAULT_MOTIFS,
   epistasis: Sequence[Epistasis] = DEFAULT_EPISTASIS,
+  extra_target_dg: Optional[np.ndarray] = None,
 ) -> Tuple[np.ndarray, np.ndarray]:
   """Draws the true target and serum dG of every sequence.
 
@@ -98,6 +101,8 @@ def binding_energies(
     correlation: correlation of target and serum noise, in [-1, 1].
     motifs: the motif energies.
     epistasis: the co-occurrence bonuses.
+    extra_target_dg: [num_sequences] further target dG, added before the
+      noise; None for none.
 
   Returns:
     (target_dg, serum_dg), float64 arrays of shape [num_sequences].
@@ -109,6 +114,8 @@ def binding_energies(
     present = np.all(counts[:, list(term.motifs)] > 0, axis=1)
     dg[:, 0] += present * term.target_dg
     dg[:, 1] += present * term.serum_dg
+  if extra_target_dg is not None:
+    dg[:, 0] += extra_target_dg
   # Correlated noise: eps2 = rho * eps1 + sqrt(1 - rho^2) * z.
   eps = rng.standard_normal((len(sequences), 2))
   eps[:, 1] = correlation * eps[:, 0] + np.sqrt(1 - correlation**2) * eps[:, 1]

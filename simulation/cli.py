@@ -1,22 +1,29 @@
 """Command line: `aptamer-simulate` / `python -m simulation`.
 
 Usage:
-  python -m simulation --output_dir data/demo [--seed 20210422]
-      [--num_families 2000] [--mutants_per_family 6] [--sequence_length 40]
-      [--depth 40000] [--stringencies high=32,medium=128,low=512]
+  python -m simulation --output_dir data/demo [--scenario demo]
+      [--landscape motif_epistasis] [--seed 20210422] [--num_families 6000]
+      [--depth 150000] [--stringencies high=32,medium=128,low=512]
       [--serum_stringencies high,medium] [--overwrite] ...
+  python -m simulation --list_scenarios
 
-Every field of `SimulationConfig` is a flag of the same name, with the same
-default; `--help` lists them all.
+`--scenario` picks a named configuration (simulation/scenarios.py; default
+demo). Every field of `SimulationConfig` except `rounds` is a flag of the
+same name that overrides the scenario's value; the demo design's flags
+(`--stringencies`, `--serum_stringencies`, ...) are errors for scenarios that
+list rounds of their own. `--help` lists them all.
 """
 
 import argparse
+import collections
 import dataclasses
 import re
 import sys
 from typing import Dict
 from typing import List
 
+from schema import experiment as experiment_lib
+from simulation import scenarios
 from simulation.config import SimulationConfig
 from simulation.config import SimulationConfigError
 from simulation.simulator import SimulationResult
@@ -67,26 +74,40 @@ def _bool(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  """The argument parser: one flag per SimulationConfig field."""
+  """The argument parser: a scenario, then one flag per config field."""
   parser = argparse.ArgumentParser(
     prog='aptamer-simulate',
     description=(
-      'Simulates a particle-display aptamer selection with known binding '
-      'energies and writes a dataset directory (experiment.pbtxt, gzip '
-      'TFRecords of tf.Example, ground_truth.csv.gz).'
+      'Simulates an aptamer selection experiment (particle display or SELEX) '
+      'with known binding energies and writes a dataset directory '
+      '(experiment.pbtxt, gzip TFRecords of tf.Example, ground_truth.csv.gz, '
+      'unseen_sequences.csv.gz).'
     ),
   )
-  parser.add_argument(
-    '--output_dir', required=True, help='dataset directory to create'
-  )
+  parser.add_argument('--output_dir', help='dataset directory to create')
   parser.add_argument(
     '--overwrite',
     action='store_true',
     help='replace output_dir if it exists and is not empty',
   )
+  parser.add_argument(
+    '--scenario',
+    default=scenarios.DEMO,
+    help=(
+      'named configuration the other flags override, one of '
+      f'{", ".join(scenarios.SCENARIOS)} (default: {scenarios.DEMO})'
+    ),
+  )
+  parser.add_argument(
+    '--list_scenarios',
+    action='store_true',
+    help='print every scenario with its description and exit',
+  )
   helps = _field_help()
   defaults = SimulationConfig()
   for field in dataclasses.fields(SimulationConfig):
+    if field.name == 'rounds':
+      continue  # A design comes from a scenario, not from a flag.
     default = getattr(defaults, field.name)
     if field.name == 'stringencies':
       kind = _parse_stringencies
@@ -98,21 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
       kind, shown = _bool, str(default).lower()
     else:
       kind, shown = type(default), default
+    # Only flags given on the command line override the scenario.
     parser.add_argument(
       f'--{field.name}',
       type=kind,
-      default=default,
-      help=f'{helps.get(field.name, "")} (default: {shown})',
+      default=argparse.SUPPRESS,
+      help=f'{helps.get(field.name, "")} (demo default: {shown})',
     )
   return parser
 
 
-def summary(result: SimulationResult, written: WriteSummary) -> str:
+def list_scenarios() -> str:
+  """One line per scenario: its name and description."""
+  width = max(len(name) for name in scenarios.SCENARIOS)
+  return '\n'.join(
+    f'{name:<{width}}  {scenario.description}'
+    for name, scenario in scenarios.SCENARIOS.items()
+  )
+
+
+def summary(
+  result: SimulationResult, written: WriteSummary, scenario: str = ''
+) -> str:
   """A short human-readable report of a simulated dataset."""
-  lines = [
+  lines = [f'scenario: {scenario}'] if scenario else []
+  lines += [
+    f'landscape: {result.config.landscape}',
     f'library members: {len(result.sequences)} in '
     f'{result.config.num_families} families',
-    'bead sorts (screened, collected, fraction):',
+    'selection rounds (beads or molecules screened, collected, fraction):',
   ]
   for name, sort in result.sorts.items():
     lines.append(
@@ -124,6 +159,12 @@ def summary(result: SimulationResult, written: WriteSummary) -> str:
     counts = result.counts[name]
     lines.append(
       f'  {name:<34} {int(counts.sum()):>9} {int((counts > 0).sum()):>7}'
+    )
+  if result.unseen is not None:
+    kinds = collections.Counter(result.unseen.kind)
+    lines.append(
+      'unseen sequences: '
+      + ', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))
     )
   lines.append(
     f'wrote {written.num_examples} examples '
@@ -144,16 +185,24 @@ def main(argv: List[str] | None = None) -> int:
   """
   parser = build_parser()
   args = parser.parse_args(argv)
-  config_args = {
-    f.name: getattr(args, f.name) for f in dataclasses.fields(SimulationConfig)
-  }
+  if args.list_scenarios:
+    print(list_scenarios())
+    return 0
+  if not args.output_dir:
+    parser.error('the following arguments are required: --output_dir')
+  fields = {f.name for f in dataclasses.fields(SimulationConfig)}
+  overrides = {k: v for k, v in vars(args).items() if k in fields}
   try:
-    config = SimulationConfig(**config_args)
+    config = scenarios.configure(args.scenario, **overrides)
     result = simulate(config)
     written = write_dataset(result, args.output_dir, overwrite=args.overwrite)
-  except (SimulationConfigError, FileExistsError) as e:
+  except (
+    SimulationConfigError,
+    experiment_lib.ExperimentError,
+    FileExistsError,
+  ) as e:
     parser.error(str(e))
-  print(summary(result, written))
+  print(summary(result, written, args.scenario))
   return 0
 
 

@@ -2,8 +2,11 @@
 
 The defaults describe a two-round particle-display experiment modelled on the
 NGAL one (MODEL_SPEC.md 6.2), scaled down so the bundled demo dataset trains
-in minutes on two CPU cores: about 14k library members in 2,000 families, a
-40-nt variable region, 40k reads per sequenced pool.
+in minutes on two CPU cores: 42k library members in 6,000 families, a 40-nt
+variable region, 150k reads per sequenced pool. That design is built from
+`round1_concentration`, `stringencies`, `serum_concentration`,
+`serum_stringencies` and `serum_negative_reads` unless `rounds` lists a
+design of its own (see simulation/rounds.py and simulation/scenarios.py).
 
 Concentrations and dissociation constants share one arbitrary unit (read it
 as nM): Kd = 10**dG, so a round at target concentration c half-occupies a
@@ -13,7 +16,12 @@ sequence whose Kd equals c.
 import dataclasses
 import math
 from typing import Dict
+from typing import Sequence
 from typing import Tuple
+
+from simulation import landscapes
+from simulation import rounds as rounds_lib
+from simulation.rounds import RoundSpec
 
 
 class SimulationConfigError(ValueError):
@@ -59,6 +67,24 @@ class SimulationConfig:
     pcr_efficiency_shape: gamma shape of the per-sequence PCR efficiency
       (larger = less sequence-dependent amplification bias).
     num_shards: number of TFRecord files written.
+    landscape: the binding-energy landscape: motif, motif_epistasis or
+      motif_structure (simulation/landscapes.py).
+    structure_weight: target dG per standard deviation of the ViennaRNA
+      minimum free energy, in the motif_structure landscape (more stable
+      folds bind better when > 0).
+    rounds: the design as RoundSpecs, inputs first; () for the NGAL design
+      built from round1_concentration, stringencies, serum_concentration,
+      serum_stringencies and serum_negative_reads.
+    selex_molecules_per_sequence: molecules per library member drawn from
+      the input pool in each SELEX round.
+    nonspecific_retention: fraction of every sequence retained in a SELEX
+      round whatever its affinity (carry-over, surface binding).
+    unseen_random: uniform random sequences in the unseen set.
+    unseen_seeds: tightest target binders of the library whose point
+      mutants go into the unseen set.
+    unseen_mutants: mutants per seed at each Hamming distance.
+    unseen_max_hamming: mutants are drawn at distances 1..unseen_max_hamming
+      from their seed.
   """
 
   num_families: int = 6000
@@ -90,6 +116,15 @@ class SimulationConfig:
   pcr_efficiency_mean: float = 0.85
   pcr_efficiency_shape: float = 20.0
   num_shards: int = 1
+  landscape: str = landscapes.MOTIF_EPISTASIS
+  structure_weight: float = 0.5
+  rounds: Tuple[RoundSpec, ...] = ()
+  selex_molecules_per_sequence: float = 20.0
+  nonspecific_retention: float = 1e-3
+  unseen_random: int = 20000
+  unseen_seeds: int = 50
+  unseen_mutants: int = 10
+  unseen_max_hamming: int = 4
 
   @property
   def stringency_map(self) -> Dict[str, float]:
@@ -120,6 +155,10 @@ class SimulationConfig:
     non_negative_ints = {
       'mutants_per_family': self.mutants_per_family,
       'pcr_cycles': self.pcr_cycles,
+      'unseen_random': self.unseen_random,
+      'unseen_seeds': self.unseen_seeds,
+      'unseen_mutants': self.unseen_mutants,
+      'unseen_max_hamming': self.unseen_max_hamming,
     }
     for name, value in non_negative_ints.items():
       if not isinstance(value, int) or value < 0:
@@ -183,6 +222,114 @@ class SimulationConfig:
         f'serum_stringencies {sorted(unknown)} are not among the '
         f'stringencies {names}'
       )
+    if self.unseen_max_hamming > self.sequence_length:
+      raise SimulationConfigError(
+        f'unseen_max_hamming ({self.unseen_max_hamming}) cannot exceed '
+        f'sequence_length ({self.sequence_length})'
+      )
+    if self.landscape not in landscapes.LANDSCAPES:
+      raise SimulationConfigError(
+        f'unknown landscape {self.landscape!r}; valid landscapes: '
+        f'{", ".join(landscapes.LANDSCAPES)}'
+      )
+    _check_float('structure_weight', self.structure_weight)
+    _check_float(
+      'selex_molecules_per_sequence', self.selex_molecules_per_sequence, 0
+    )
+    _check_float(
+      'nonspecific_retention', self.nonspecific_retention, 0, 1, closed=True
+    )
+    if not isinstance(self.rounds, tuple) or not all(
+      isinstance(r, RoundSpec) for r in self.rounds
+    ):
+      raise SimulationConfigError(
+        f'rounds must be a tuple of RoundSpec, got {self.rounds!r}'
+      )
+    if self.rounds:
+      validate_rounds(self.rounds)
+
+
+def validate_rounds(rounds: Sequence[RoundSpec]) -> None:
+  """Checks a design's rounds on their own (names, order, conditions).
+
+  Raises:
+    SimulationConfigError: naming the round and what is wrong with it.
+  """
+  if not rounds:
+    raise SimulationConfigError('a design needs at least one round')
+  seen = set()
+  libraries = []
+  for rnd in rounds:
+    where = f'round {rnd.name!r}'
+    if not rnd.name or not rnd.name.replace('_', '').isalnum():
+      raise SimulationConfigError(
+        f'{where}: names must be alphanumeric (underscores ok)'
+      )
+    if rnd.name in seen:
+      raise SimulationConfigError(f'{where} is listed twice')
+    if rnd.method not in rounds_lib.METHODS:
+      raise SimulationConfigError(
+        f'{where}: method must be one of {list(rounds_lib.METHODS)}, '
+        f'got {rnd.method!r}'
+      )
+    for label, conc in (
+      ('target_concentration', rnd.target_concentration),
+      ('background_concentration', rnd.background_concentration),
+    ):
+      if (
+        isinstance(conc, bool)
+        or not isinstance(conc, (int, float))
+        or not math.isfinite(conc)
+        or conc < 0
+      ):
+        raise SimulationConfigError(
+          f'{where}: {label} must be a finite number >= 0, got {conc!r}'
+        )
+    if rnd.method == rounds_lib.RANDOM:
+      libraries.append(rnd.name)
+      if rnd.input:
+        raise SimulationConfigError(
+          f'{where}: the RANDOM (library) round takes no input, got '
+          f'{rnd.input!r}'
+        )
+      if rnd.target_concentration or rnd.background_concentration:
+        raise SimulationConfigError(
+          f'{where}: the RANDOM (library) round has no concentrations'
+        )
+      if rnd.negative_reads:
+        raise SimulationConfigError(
+          f'{where}: the RANDOM (library) round has no negative pool'
+        )
+    else:
+      if rnd.input not in seen:
+        raise SimulationConfigError(
+          f'{where}: input {rnd.input!r} must be a round listed before it'
+        )
+      if not rnd.target_concentration > 0:
+        raise SimulationConfigError(
+          f'{where}: a {rnd.method} round needs target_concentration > 0'
+        )
+      if rnd.method == rounds_lib.SELEX and rnd.negative_reads:
+        raise SimulationConfigError(
+          f'{where}: SELEX keeps no negative pool to sequence'
+        )
+    seen.add(rnd.name)
+  if len(libraries) != 1:
+    raise SimulationConfigError(
+      f'a design needs exactly one RANDOM (library) round, got {libraries}'
+    )
+  if rounds[0].method != rounds_lib.RANDOM:
+    raise SimulationConfigError(
+      f'the library round {libraries[0]!r} must be listed first'
+    )
+  if not any(
+    rnd.method != rounds_lib.RANDOM
+    and (rnd.positive_reads or rnd.negative_reads)
+    for rnd in rounds
+  ):
+    raise SimulationConfigError(
+      'no selection round is sequenced, so there is nothing to learn'
+    )
 
 
 def _check_float(name, value, low=None, high=None, closed=False):

@@ -1,6 +1,8 @@
 """The experiment design: rounds, sorts, read names and the Experiment proto.
 
-The default design follows the NGAL experiment (MODEL_SPEC.md 6.2):
+A config either lists its rounds (`SimulationConfig.rounds`, see
+simulation/rounds.py and the scenarios of simulation/scenarios.py) or gets
+the default design, which follows the NGAL experiment (MODEL_SPEC.md 6.2):
 
   library (RANDOM, reads `library`)
     -> round1 (PARTICLE_DISPLAY, mild enrichment, not sequenced)
@@ -12,11 +14,12 @@ The default design follows the NGAL experiment (MODEL_SPEC.md 6.2):
 """
 
 import collections
-import dataclasses
-from typing import List
+from typing import Tuple
 
 from schema import experiment as experiment_lib
+from simulation import rounds as rounds_lib
 from simulation.config import SimulationConfig
+from simulation.rounds import RoundSpec
 
 TARGET = 'target'
 SERUM = 'serum'
@@ -27,51 +30,62 @@ FORWARD_PRIMER = 'ACACGACGCTCTTCCGATCT'
 REVERSE_PRIMER = 'AGATCGGAAGAGCACACGTC'
 
 
-@dataclasses.dataclass(frozen=True)
-class Sort:
-  """One round-2 particle-display sort.
+# The config fields that describe the NGAL design; a config with rounds of
+# its own ignores them.
+NGAL_DESIGN_FIELDS = (
+  'round1_concentration',
+  'stringencies',
+  'serum_concentration',
+  'serum_stringencies',
+  'serum_negative_reads',
+)
 
-  Attributes:
-    round_name: the experiment round, e.g. 'round2_high_no_serum'.
-    stringency: e.g. 'high'.
-    target_concentration: [T].
-    serum_concentration: [S] (0 without serum).
-    positive_read: read name of the positive pool.
-    negative_read: read name of the negative pool, '' if not sequenced.
+
+def ngal_rounds(config: SimulationConfig) -> Tuple[RoundSpec, ...]:
+  """The NGAL design of config's round-1 and stringency fields.
+
+  Round 2 lists the no-serum sorts first, then the with-serum ones, each in
+  the config's stringency order: the simulator gives round-2 sorts their
+  random streams in this order.
   """
-
-  round_name: str
-  stringency: str
-  target_concentration: float
-  serum_concentration: float
-  positive_read: str
-  negative_read: str
-
-
-def round2_sorts(config: SimulationConfig) -> List[Sort]:
-  """The round-2 sorts, no-serum first, in the config's stringency order."""
-  sorts = []
+  out = [
+    RoundSpec(LIBRARY_ROUND, '', rounds_lib.RANDOM),
+    RoundSpec(
+      ROUND1,
+      LIBRARY_ROUND,
+      rounds_lib.PARTICLE_DISPLAY,
+      config.round1_concentration,
+      positive_reads=False,
+    ),
+  ]
   for stringency, conc in config.stringencies:
-    name = f'round2_{stringency}_no_serum'
-    sorts.append(
-      Sort(name, stringency, conc, 0.0, f'{name}_positive', f'{name}_negative')
-    )
-  for stringency, conc in config.stringencies:
-    if stringency not in config.serum_stringencies:
-      continue
-    name = f'round2_{stringency}_with_serum'
-    negative = f'{name}_negative' if config.serum_negative_reads else ''
-    sorts.append(
-      Sort(
-        name,
-        stringency,
+    out.append(
+      RoundSpec(
+        f'round2_{stringency}_no_serum',
+        ROUND1,
+        rounds_lib.PARTICLE_DISPLAY,
         conc,
-        config.serum_concentration,
-        f'{name}_positive',
-        negative,
+        negative_reads=True,
       )
     )
-  return sorts
+  for stringency, conc in config.stringencies:
+    if stringency in config.serum_stringencies:
+      out.append(
+        RoundSpec(
+          f'round2_{stringency}_with_serum',
+          ROUND1,
+          rounds_lib.PARTICLE_DISPLAY,
+          conc,
+          config.serum_concentration,
+          negative_reads=config.serum_negative_reads,
+        )
+      )
+  return tuple(out)
+
+
+def design_rounds(config: SimulationConfig) -> Tuple[RoundSpec, ...]:
+  """The rounds config simulates: its own, or the NGAL design."""
+  return config.rounds or ngal_rounds(config)
 
 
 def build_experiment(config: SimulationConfig):
@@ -88,26 +102,18 @@ def build_experiment(config: SimulationConfig):
   exp.template_sequence = 'N' * config.sequence_length
   exp.forward_primer = FORWARD_PRIMER
   exp.reverse_primer = REVERSE_PRIMER
-
-  library = exp.rounds[LIBRARY_ROUND]
-  library.method = experiment_lib.Round.Method.Value('RANDOM')
-  library.positive_reads.name = LIBRARY_ROUND
-
-  round1 = exp.rounds[ROUND1]
-  round1.input = LIBRARY_ROUND
-  round1.method = experiment_lib.Round.Method.Value('PARTICLE_DISPLAY')
-  round1.target_concentrations[TARGET] = config.round1_concentration
-
-  for sort in round2_sorts(config):
-    rnd = exp.rounds[sort.round_name]
-    rnd.input = ROUND1
-    rnd.method = experiment_lib.Round.Method.Value('PARTICLE_DISPLAY')
-    rnd.target_concentrations[TARGET] = sort.target_concentration
-    if sort.serum_concentration:
-      rnd.background_concentrations[SERUM] = sort.serum_concentration
-    rnd.positive_reads.name = sort.positive_read
-    if sort.negative_read:
-      rnd.negative_reads.name = sort.negative_read
+  for spec in design_rounds(config):
+    rnd = exp.rounds[spec.name]
+    rnd.input = spec.input
+    rnd.method = experiment_lib.Round.Method.Value(spec.method)
+    if spec.target_concentration:
+      rnd.target_concentrations[TARGET] = spec.target_concentration
+    if spec.background_concentration:
+      rnd.background_concentrations[SERUM] = spec.background_concentration
+    if spec.positive_read:
+      rnd.positive_reads.name = spec.positive_read
+    if spec.negative_read:
+      rnd.negative_reads.name = spec.negative_read
 
   _assign_measurement_ids(exp)
   experiment_lib.validate_experiment(exp, 'simulated experiment')

@@ -170,13 +170,30 @@ def _too_close(codes, min_distance):
 
 def _mutate(parent_rows, max_mutations, rng):
   """Substitutes 1..max_mutations distinct positions of each row."""
-  n, length = parent_rows.shape
-  num_mut = rng.integers(1, max_mutations + 1, n)
-  # The first num_mut positions of a random permutation: distinct sites.
+  num_mut = rng.integers(1, max_mutations + 1, len(parent_rows))
+  return substitute(parent_rows, num_mut, rng)
+
+
+def substitute(
+  rows: np.ndarray, num_mutations: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+  """Changes exactly num_mutations[i] distinct positions of row i.
+
+  Args:
+    rows: [n, L] uint8 base indices.
+    num_mutations: [n] substitutions per row, each in [0, L].
+    rng: the random generator.
+
+  Returns:
+    [n, L] uint8; every substituted position holds a different base.
+  """
+  n, length = rows.shape
+  # The first num_mutations positions of a random permutation: distinct
+  # sites; a shift of 1..3 (mod 4) always changes the base.
   rank = np.argsort(rng.random((n, length)), axis=1).argsort(axis=1)
-  mask = rank < num_mut[:, None]
+  mask = rank < np.asarray(num_mutations)[:, None]
   shift = rng.integers(1, 4, (n, length), dtype=np.uint8)
-  return ((parent_rows + mask * shift) % 4).astype(np.uint8)
+  return ((rows + mask * shift) % 4).astype(np.uint8)
 
 
 def _draw_mutants(parents, per_family, max_mutations, rng):

@@ -1,4 +1,4 @@
-"""Particle-display sorting, PCR amplification and sequencing, vectorised.
+"""Particle-display sorting, SELEX partitioning, PCR and sequencing, vectorised.
 
 A pool is a vector of non-negative abundances over the library members.
 Particle display puts one sequence on each bead (many copies of it), labels
@@ -6,9 +6,11 @@ the target, and sorts beads by fluorescence: a bead's signal is its
 sequence's target occupancy times log-normal noise, beads at or above the
 gate go to the positive pool, the rest to the negative pool, except that a
 small fraction of sub-gate beads is mis-sorted positive (sorter impurity).
-Each pool is then PCR amplified with a per-sequence efficiency (the
-sequence-dependent bias real PCR has) and a per-pool gamma jitter, and read
-by multinomial sequencing.
+SELEX instead partitions free molecules at equilibrium: each molecule drawn
+from the pool is retained with its sequence's occupancy plus a small
+non-specific retention. Each pool is then PCR amplified with a per-sequence
+efficiency (the sequence-dependent bias real PCR has) and a per-pool gamma
+jitter, and read by multinomial sequencing.
 """
 
 import dataclasses
@@ -22,7 +24,7 @@ _PCR_JITTER_SHAPE = 25.0
 
 @dataclasses.dataclass(frozen=True)
 class SortResult:
-  """Beads per library member in each sorted pool.
+  """Beads (SELEX: molecules) per library member in each selected pool.
 
   Attributes:
     positive: [num_members] int64 beads sorted into the positive pool.
@@ -71,6 +73,32 @@ def particle_display(
   positive = (signal >= gate) | (rng.random(len(member)) < sort_impurity)
   pos = np.bincount(member[positive], minlength=len(beads)).astype(np.int64)
   return SortResult(pos, beads.astype(np.int64) - pos)
+
+
+def selex(
+  abundance: np.ndarray,
+  theta: np.ndarray,
+  num_molecules: int,
+  nonspecific_retention: float,
+  rng: np.random.Generator,
+) -> SortResult:
+  """Partitions num_molecules molecules drawn from a pool at equilibrium.
+
+  Args:
+    abundance: [num_members] pool abundances (any scale, sum > 0).
+    theta: [num_members] target occupancy in this round's conditions
+      (competitive with serum where serum is present).
+    num_molecules: molecules drawn from the pool.
+    nonspecific_retention: fraction retained whatever the occupancy.
+    rng: the random generator.
+
+  Returns:
+    Retained (positive) and washed-away (negative) molecules per member.
+  """
+  molecules = rng.multinomial(num_molecules, _probabilities(abundance))
+  retained = np.minimum(np.asarray(theta) + nonspecific_retention, 1.0)
+  pos = rng.binomial(molecules, retained).astype(np.int64)
+  return SortResult(pos, molecules.astype(np.int64) - pos)
 
 
 def pcr_efficiency(

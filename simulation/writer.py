@@ -6,6 +6,9 @@
                                         read name, cluster (int64)
   ground_truth.csv.gz                   true energies of every library member
                                         (never fed to the model)
+  unseen_sequences.csv.gz               sequences outside the library with
+                                        their true energies
+                                        (simulation/unseen.py)
 
 Only observed members (a read in some column) become Examples, as in real
 sequencing data; ground_truth.csv.gz lists every member. The dataset is written
@@ -27,6 +30,8 @@ import tensorflow as tf
 
 from schema import experiment as experiment_lib
 from simulation.simulator import SimulationResult
+from simulation.unseen import UNSEEN_COLUMNS
+from simulation.unseen import UNSEEN_FILENAME
 
 GROUND_TRUTH_FILENAME = 'ground_truth.csv.gz'
 GROUND_TRUTH_COLUMNS = (
@@ -39,6 +44,15 @@ GROUND_TRUTH_COLUMNS = (
   'is_parent',
 )
 EXAMPLES_PATTERN = 'examples-*.tfrecord.gz'
+__all__ = [
+  'EXAMPLES_PATTERN',
+  'GROUND_TRUTH_COLUMNS',
+  'GROUND_TRUTH_FILENAME',
+  'UNSEEN_COLUMNS',
+  'UNSEEN_FILENAME',
+  'WriteSummary',
+  'write_dataset',
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +142,8 @@ def _write_files(result, directory):
     f.write(experiment_lib.to_text(result.experiment))
   names = _write_examples(result, directory)
   _write_ground_truth(result, os.path.join(directory, GROUND_TRUTH_FILENAME))
+  if result.unseen is not None:
+    _write_unseen(result.unseen, os.path.join(directory, UNSEEN_FILENAME))
   return names
 
 
@@ -183,5 +199,28 @@ def _write_ground_truth(result, path):
           f'{10.0**t_dg:.6g}',
           f'{10.0**s_dg:.6g}',
           int(result.is_parent[i]),
+        ]
+      )
+
+
+def _write_unseen(unseen, path):
+  with (
+    gzip.GzipFile(path, 'wb', mtime=0) as raw,
+    io.TextIOWrapper(raw, newline='') as f,
+  ):
+    writer = csv.writer(f, lineterminator='\n')
+    writer.writerow(UNSEEN_COLUMNS)
+    for i, seq in enumerate(unseen.sequences):
+      t_dg, s_dg = unseen.target_dg[i], unseen.serum_dg[i]
+      writer.writerow(
+        [
+          seq,
+          unseen.kind[i],
+          int(unseen.hamming[i]),
+          unseen.seed_sequence[i],
+          f'{t_dg:.6f}',
+          f'{s_dg:.6f}',
+          f'{10.0**t_dg:.6g}',
+          f'{10.0**s_dg:.6g}',
         ]
       )

@@ -14,9 +14,14 @@ from schema import experiment as experiment_lib
 from simulation import binding
 from simulation import cli
 from simulation import design
+from simulation import landscapes
+from simulation import rounds as rounds_lib
+from simulation import selection
+from simulation import structure
 from simulation import writer
 from simulation.config import SimulationConfig
 from simulation.config import SimulationConfigError
+from simulation.rounds import RoundSpec
 from simulation.simulator import simulate
 
 # Small but with a clear signal: 3,000 members, top 1% = 30 sequences.
@@ -81,6 +86,7 @@ def test_dataset_follows_the_data_contract(result, dataset):
     'examples-00000-of-00001.tfrecord.gz',
     'experiment.pbtxt',
     'ground_truth.csv.gz',
+    writer.UNSEEN_FILENAME,
   ]
   experiment = experiment_lib.load_experiment(
     os.path.join(dataset, 'experiment.pbtxt')
@@ -244,6 +250,10 @@ def test_families_share_cluster_and_are_point_mutants(result):
     ({'stringencies': ()}, 'stringencies must name at least one'),
     ({'serum_stringencies': ('extreme',)}, "serum_stringencies \\['extreme'"),
     ({'gate': float('nan')}, 'gate must be finite'),
+    ({'landscape': 'flat'}, 'valid landscapes: motif, motif_epistasis'),
+    ({'unseen_max_hamming': 41}, 'unseen_max_hamming .41. cannot exceed'),
+    ({'unseen_random': -1}, 'unseen_random must be >= 0'),
+    ({'nonspecific_retention': 2.0}, 'nonspecific_retention must be in'),
   ],
 )
 def test_bad_arguments_raise_clear_errors(overrides, message):
@@ -303,3 +313,74 @@ def test_failed_write_leaves_nothing(result, tmp_path, monkeypatch):
   with pytest.raises(OSError, match='disk full'):
     writer.write_dataset(result, str(tmp_path / 'out'))
   assert os.listdir(tmp_path) == []
+
+
+def test_explicit_ngal_rounds_reproduce_the_default_design(result):
+  rounds = design.ngal_rounds(SMALL)
+  assert [r.name for r in rounds][:2] == ['library', 'round1']
+  explicit = simulate(SimulationConfig(**{**SMALL.__dict__, 'rounds': rounds}))
+  assert explicit.count_names == result.count_names
+  for name in result.count_names:
+    np.testing.assert_array_equal(explicit.counts[name], result.counts[name])
+  assert experiment_lib.to_text(explicit.experiment) == experiment_lib.to_text(
+    result.experiment
+  )
+
+
+def test_selex_retains_occupancy_plus_nonspecific_retention():
+  rng = np.random.default_rng(3)
+  theta = np.array([0.0, 0.5, 1.0, 0.1])
+  sort = selection.selex(np.ones(4), theta, 400000, 1e-3, rng)
+  np.testing.assert_array_equal(sort.positive + sort.negative > 0, True)
+  assert sort.screened == 400000
+  retained = sort.positive / (sort.positive + sort.negative)
+  np.testing.assert_allclose(retained, [1e-3, 0.501, 1.0, 0.101], atol=0.005)
+
+
+def test_each_round_selects_from_its_input_rounds_pool():
+  rounds = (
+    RoundSpec('library', '', rounds_lib.RANDOM),
+    RoundSpec('a', 'library', rounds_lib.PARTICLE_DISPLAY, 64.0),
+    RoundSpec('b', 'a', rounds_lib.SELEX, 100.0, 1000.0),
+  )
+  sim = simulate(SimulationConfig(**{**SMALL.__dict__, 'rounds': rounds}))
+  assert sim.count_names == ['a_positive', 'b_positive', 'library']
+  in_a = sim.sorts['a'].positive > 0
+  assert (sim.sorts['b'].positive + sim.sorts['b'].negative)[~in_a].sum() == 0
+  assert (sim.counts['b_positive'][~in_a] == 0).all()
+  b = sim.experiment.rounds['b']
+  assert dict(b.background_concentrations) == {'serum': 1000.0}
+
+
+def test_a_feeding_round_that_collects_nothing_is_an_error():
+  config = SimulationConfig(
+    **{**SMALL.__dict__, 'gate': 1e9, 'sort_impurity': 0.0}
+  )
+  with pytest.raises(SimulationConfigError, match='round1 collected nothing'):
+    simulate(config)
+
+
+def test_landscapes_share_motifs_and_differ_by_their_terms():
+  sequences = [
+    'GGTGGATAGTTGCCGT' + 'A' * 24,  # the epistatic pair
+    'GGTGGATAG' + 'A' * 31,
+    'A' * 40,
+  ]
+  config = SimulationConfig(binding_noise_scale=0.0)
+  motif = landscapes.get_landscape('motif').energies(
+    sequences, np.random.default_rng(0), config
+  )
+  epistasis = landscapes.get_landscape('motif_epistasis').energies(
+    sequences, np.random.default_rng(0), config
+  )
+  np.testing.assert_allclose(motif[0], [1.5, 2.3, 3.5])
+  np.testing.assert_allclose(epistasis[0] - motif[0], [-0.8, 0, 0], atol=1e-12)
+  np.testing.assert_allclose(epistasis[1], motif[1])
+  structured = landscapes.get_landscape('motif_structure', 0.5).energies(
+    sequences, np.random.default_rng(0), config
+  )
+  np.testing.assert_allclose(
+    structured[0] - motif[0], 0.5 * structure.standardised_mfe(sequences)
+  )
+  with pytest.raises(ValueError, match='valid landscapes: motif, '):
+    landscapes.get_landscape('flat')
