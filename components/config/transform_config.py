@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 from typing import Dict
 from typing import List
+from typing import Sequence
 
 from components.config import fields
 from components.config import model_options
@@ -31,6 +32,9 @@ class TransformConfig:
       mixes them).
     input_reads: reads of rounds without an input (e.g. the library), for
       the abundance slices.
+    binding_evidence: one serialised
+      `components.features.binding_evidence.EvidenceSpec` (`to_dict`) per
+      targeted molecule, whose evidence features Transform adds; empty = none.
   """
 
   sequence_length: int
@@ -48,6 +52,9 @@ class TransformConfig:
     default_factory=lambda: ['STANDARDIZE']
   )
   input_reads: List[str] = dataclasses.field(default_factory=list)
+  binding_evidence: List[Dict[str, Any]] = dataclasses.field(
+    default_factory=list
+  )
 
   def __post_init__(self):
     unknown = set(self.target_norms) - set(sweep.NORMALIZERS)
@@ -69,6 +76,7 @@ class TransformConfig:
     parent_names: Dict[str, str],
     input_reads: List[str],
     target_norms: List[str],
+    binding_evidence: Sequence[Dict[str, Any]] = (),
   ) -> 'TransformConfig':
     """The Transform settings that follow from the model options."""
     return cls(
@@ -83,6 +91,7 @@ class TransformConfig:
       additional_outputs=list(options.additional_outputs),
       target_norms=sorted(target_norms),
       input_reads=sorted(input_reads),
+      binding_evidence=[dict(spec) for spec in binding_evidence],
     )
 
   def to_custom_config(self) -> Dict[str, Any]:

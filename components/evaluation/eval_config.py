@@ -1,21 +1,138 @@
 """The Evaluator's TFMA configuration: rank metrics, slices and thresholds."""
 
 import json
+from typing import Dict
+from typing import Iterable
 from typing import List
+from typing import Mapping
 from typing import Optional
 
 import tensorflow_model_analysis as tfma
 
+from components.evaluation import affinity_metrics
+from components.features import binding_evidence
 from components.features import encodings
+from schema import identifiability
 
-# TFMA imports the custom metric by module path, in every Beam worker.
+# TFMA imports the custom metrics by module path, in every Beam worker.
 TFMA_METRICS_MODULE = 'components.evaluation.tfma_metrics'
+TFMA_AFFINITY_METRICS_MODULE = 'components.evaluation.tfma_affinity_metrics'
+
+
+def affinity_evidence(
+  experiment, options, output_layers: Iterable[str] = ()
+) -> Dict[str, str]:
+  """{affinity output name: molecule} for each served latent with evidence.
+
+  The served latents are the Trainer's (`network.affinity_molecules` on
+  `run_setup.affinity_axes`). A latent is judged on the evidence of the
+  molecule whose signs it carries (`identifiability.primary_molecules`):
+  `affinity_target` and the combined `affinity_target_vs_serum` on the
+  target's; a latent whose molecule has no evidence (a background) is left
+  out.
+
+  Args:
+    experiment: the parsed `Experiment`.
+    options: the `model_options.ModelOptions` the Trainer uses.
+    output_layers: further output layers the evaluated model may have (a
+      sweep picks one at run time): only latents every one of them serves
+      are mapped, so the gate never waits for an output the model lacks.
+  """
+  # Imported here: the model and training stack is only needed for this.
+  from components.model import network
+  from components.training import run_setup
+
+  served = None
+  for layer in {options.output_layer, *output_layers}:
+    signs = run_setup.affinity_axes(experiment, layer)
+    latents = set(network.affinity_molecules(layer, options, signs))
+    served = latents if served is None else served & latents
+  primary = identifiability.primary_molecules(experiment)
+  with_evidence = {
+    s.molecule for s in binding_evidence.evidence_specs(experiment)
+  }
+  return {
+    encodings.affinity_output_name(latent): primary.get(latent, latent)
+    for latent in sorted(served)
+    if primary.get(latent, latent) in with_evidence
+  }
+
+
+def evidence_levels(experiment) -> Dict[str, int]:
+  """Each molecule with evidence -> its stringency levels K."""
+  return {
+    s.molecule: s.num_levels
+    for s in binding_evidence.evidence_specs(experiment)
+  }
+
+
+def _overall(threshold: tfma.MetricThreshold):
+  # Gates only the overall slice: a small slice may hold no hit at all.
+  return [
+    tfma.PerSliceMetricThreshold(
+      slicing_specs=[tfma.SlicingSpec()], threshold=threshold
+    )
+  ]
+
+
+def _lower_bound(value: float) -> tfma.MetricThreshold:
+  return tfma.MetricThreshold(
+    value_threshold=tfma.GenericValueThreshold(lower_bound={'value': value})
+  )
+
+
+def affinity_metrics_spec(
+  evidence: Mapping[str, str],
+  min_auc: float,
+  min_spearman: float,
+  num_levels: Optional[Mapping[str, int]] = None,
+) -> tfma.MetricsSpec:
+  """The affinity-vs-evidence metrics and their gate, per affinity output.
+
+  Each affinity output must reach `min_auc` on
+  `affinity/auc_hits_strictest` (the hits of the most stringent level with
+  at least 10 of them) and `min_spearman` on
+  `affinity/spearman_enrichment`. A NaN (no hit, or every sequence a hit,
+  in the evaluated split) fails the gate: the affinity could not be
+  checked.
+  """
+  config = {'evidence': dict(evidence), 'num_levels': dict(num_levels or {})}
+  return tfma.MetricsSpec(
+    output_names=sorted(evidence),
+    metrics=[
+      tfma.MetricConfig(
+        class_name='AffinityEvidenceMetrics',
+        module=TFMA_AFFINITY_METRICS_MODULE,
+        config=json.dumps(
+          dict(config, name=affinity_metrics.HEADLINE_AUC), sort_keys=True
+        ),
+        per_slice_thresholds=_overall(_lower_bound(min_auc)),
+      ),
+      tfma.MetricConfig(
+        class_name='AffinityEvidenceMetrics',
+        module=TFMA_AFFINITY_METRICS_MODULE,
+        config=json.dumps(
+          dict(
+            config,
+            name=affinity_metrics.SPEARMAN_ENRICHMENT,
+            only_named=True,
+          ),
+          sort_keys=True,
+        ),
+        per_slice_thresholds=_overall(_lower_bound(min_spearman)),
+      ),
+    ],
+  )
 
 
 def make_eval_config(
   target_names: List[str],
   min_auc_true_top_1p: float,
   min_spearman: Optional[float] = None,
+  affinity_evidence: Optional[Mapping[str, str]] = None,
+  min_affinity_auc: Optional[float] = None,
+  min_affinity_spearman: Optional[float] = None,
+  evidence_levels: Optional[Mapping[str, int]] = None,
 ) -> tfma.EvalConfig:
   """TFMA config: aptamer rank metrics on the held-out clusters.
 
@@ -75,6 +192,21 @@ def make_eval_config(
         ],
       )
     )
+  metrics_specs = [tfma.MetricsSpec(metrics=metric_configs)]
+  if affinity_evidence:
+    if min_affinity_auc is None or min_affinity_spearman is None:
+      raise ValueError(
+        'affinity outputs with evidence need min_affinity_auc and '
+        'min_affinity_spearman'
+      )
+    metrics_specs.append(
+      affinity_metrics_spec(
+        affinity_evidence,
+        min_affinity_auc,
+        min_affinity_spearman,
+        evidence_levels,
+      )
+    )
   return tfma.EvalConfig(
     model_specs=[
       tfma.ModelSpec(
@@ -90,5 +222,5 @@ def make_eval_config(
       tfma.SlicingSpec(feature_keys=[encodings.GC_SLICE]),
       tfma.SlicingSpec(feature_keys=[encodings.ABUNDANCE_SLICE]),
     ],
-    metrics_specs=[tfma.MetricsSpec(metrics=metric_configs)],
+    metrics_specs=metrics_specs,
   )

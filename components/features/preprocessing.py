@@ -15,6 +15,7 @@ import tensorflow_transform as tft
 
 from components.config import structure as structure_config
 from components.config import transform_config
+from components.features import binding_evidence
 from components.features import encodings
 from components.features import normalizers
 
@@ -68,8 +69,12 @@ def preprocessing_fn(
     `<read>_xf_<norm>` for each normaliser of `target_norms`, `<read>` (raw
     counts, the evaluation labels) and `<read>_parent_xf` (the parent
     round's count, normalised by `dependency_norm`, 0 where the round's
-    input was not sequenced); per additional output `<name>_xf_<norm>` and `<name>`; `cluster`; and the
-    evaluation slice keys `gc_content_bucket` and `input_count_bucket`.
+    input was not sequenced); per additional output `<name>_xf_<norm>` and
+    `<name>`; `cluster`; the evaluation slice keys `gc_content_bucket` and `input_count_bucket`; and,
+    per molecule of `binding_evidence`, its evidence features (per-round
+    hits, stringency bucket and log-enrichment, named by
+    `components.features.binding_evidence`), the evaluation's affinity
+    labels.
   """
   config = transform_config.TransformConfig.from_custom_config(custom_config)
   length = config.sequence_length
@@ -128,4 +133,10 @@ def preprocessing_fn(
       outputs[encodings.target_name(name, method)] = (
         linear if linear is not None else norm(values, method)
       )
+  if config.binding_evidence:
+    specs = [
+      binding_evidence.EvidenceSpec.from_dict(s)
+      for s in config.binding_evidence
+    ]
+    outputs.update(binding_evidence.evidence_features(inputs, specs))
   return outputs
