@@ -40,7 +40,15 @@ Caveat (stronger than this rule): the learned |W| also allows mixing that
 keeps every sign and zero of s. When one molecule's read columns are a
 subset of another's (serum's of target's in the demo), the smaller one's
 latent can absorb any positive multiple of the larger one's with the same
-predictions. This module reports only the design-level (fixed-W) rule.
+predictions. `describe` says so for such molecules (`nested_in`); the
+decision of what is served (`model_axes`) rests on the design-level rule.
+
+What is served (`model_axes`): one latent per separable molecule; one
+combined latent per confounded group of equal or opposite rows, named
+`<first>_vs_<other>` (opposite: their difference is identified) or
+`<first>_and_<other>` (equal: their sum), with the first molecule's signs;
+an error for a group that no single latent can carry; nothing for an
+unobserved molecule.
 """
 
 import dataclasses
@@ -173,7 +181,34 @@ class Identifiability:
       )
     if contrasts:
       text += '; ' + '; '.join(contrasts)
-    return text + '.'
+    text += '.'
+    for other in self.nested_in(molecule):
+      text += (
+        f' Caveat: every read column of {molecule} also sees {other}, so the '
+        f'learned weights can mix any multiple of affinity_{other} into '
+        f'affinity_{molecule} with the same predicted counts; '
+        f'affinity_{molecule} ranks {molecule} binding only up to that '
+        f'mixture (affinity_{other} is unaffected).'
+      )
+    return text
+
+  def nested_in(self, molecule: str) -> List[str]:
+    """Separable molecules whose read columns strictly contain `molecule`'s.
+
+    The learned |W| then lets `molecule`'s latent absorb an unbounded
+    multiple of theirs (see the module docstring's caveat).
+    """
+    seen = self._row(molecule) != 0
+    out = []
+    for other in self.separable:
+      other_seen = self._row(other) != 0
+      if (
+        other != molecule
+        and np.all(other_seen[seen])
+        and (other_seen.sum() > seen.sum())
+      ):
+        out.append(other)
+    return out
 
 
 def _join(names: Sequence[str]) -> str:
@@ -251,14 +286,117 @@ def identifiability(experiment, reads: Sequence[str] = None) -> Identifiability:
   )
 
 
-def combined_name(group: Sequence[str]) -> str:
-  """The output name of a confounded group's combined affinity.
+class IdentifiabilityError(experiment_lib.ExperimentError):
+  """The design confounds molecules in a way no single latent can carry."""
+
+
+def combined_name(group: Sequence[str], signs=None) -> str:
+  """The latent name of a confounded group's combined affinity.
+
+  The model serves it as `affinity_<name>`.
 
   Args:
     group: molecules in the experiment's molecule order, as in
       `Identifiability.confounded_groups`.
+    signs: their sign rows ([len(group), reads]); with them, a member whose
+      row equals the first one's is joined with '_and_' (their sum is what
+      is identified), an opposite one with '_vs_' (their difference).
+      Without them every member is joined with '_vs_'.
 
   Returns:
-    For example 'affinity_target_vs_serum'.
+    For example 'target_vs_serum'.
   """
-  return 'affinity_' + '_vs_'.join(group)
+  name = group[0]
+  for i, molecule in enumerate(group[1:], start=1):
+    same = signs is not None and np.allclose(signs[i], signs[0])
+    name += ('_and_' if same else '_vs_') + molecule
+  return name
+
+
+def model_axes(experiment, reads: Sequence[str] = None):
+  """The latent affinities a LATENT_* model learns and serves.
+
+  One latent per separable molecule, named by it; one per confounded group
+  whose sign rows are all equal or opposite (the common case, e.g. serum
+  as background wherever the target is), named by `combined_name` and
+  carrying its first molecule's signs, so `affinity_target_vs_serum` rises
+  with target binding relative to serum; none for unobserved molecules (no
+  trained read informs them). Latents keep the experiment's molecule order.
+
+  Args:
+    experiment: a validated `Experiment` message.
+    reads: the trained read columns (default: the LATENT_AFFINITY targets).
+
+  Returns:
+    A `SelectionSigns` whose `molecules` are the latent names.
+
+  Raises:
+    IdentifiabilityError: a confounded group's rows are not all
+      proportional (three or more molecules, one a combination of the
+      others): no single combined latent is identified; the message names
+      the molecules and what to change.
+  """
+  names, rows, reads = _latents(experiment, reads)
+  matrix = (
+    np.stack([row for _, _, row in rows]).astype(np.float32)
+    if rows
+    else np.zeros((0, len(reads)), np.float32)
+  )
+  return experiment_lib.SelectionSigns(tuple(names), reads, matrix)
+
+
+def primary_molecules(experiment, reads: Sequence[str] = None):
+  """Served latent name -> the molecule whose signs it carries.
+
+  `target` -> `target`; `target_vs_serum` -> `target`: the combined latent
+  rises with target binding, so the target's evidence judges it.
+  """
+  names, rows, _ = _latents(experiment, reads)
+  return {name: primary for name, (_, primary, _) in zip(names, rows)}
+
+
+def _latents(experiment, reads):
+  """(names, [(name, primary molecule, sign row)], reads): model_axes."""
+  result = identifiability(experiment, reads)
+  signs = result.signs
+  group_of = {g[0]: g for g in result.confounded_groups}
+  grouped = {m for g in result.confounded_groups for m in g}
+  names, rows = [], []
+  for molecule in signs.molecules:
+    if molecule in result.separable:
+      names.append(molecule)
+      rows.append((molecule, molecule, result._row(molecule)))
+    elif molecule in group_of:
+      group = group_of[molecule]
+      group_rows = np.stack([result._row(m) for m in group])
+      if np.linalg.matrix_rank(group_rows.astype(np.float64), tol=_TOL) != 1:
+        raise IdentifiabilityError(
+          f'{_join(group)} are confounded in a way no single combined '
+          'affinity can represent (their sign patterns over the read '
+          'columns are linearly dependent, but not all equal or opposite); '
+          'sequence a round that separates them (one molecule without the '
+          'others), or remove one from experiment.pbtxt'
+        )
+      names.append(combined_name(group, group_rows))
+      rows.append((names[-1], molecule, group_rows[0]))
+    else:
+      assert molecule in result.unobserved or molecule in grouped
+  return names, rows, signs.reads
+
+
+def summary_lines(experiment, reads: Sequence[str] = None) -> List[str]:
+  """What the console and the report say before training, one per line.
+
+  Raises:
+    IdentifiabilityError: as `model_axes`.
+  """
+  served = model_axes(experiment, reads).molecules
+  lines = ['Affinities this experiment design identifies:']
+  lines += [
+    f'  {line}' for line in identifiability(experiment, reads).describe()
+  ]
+  lines.append(
+    '  served latent affinities: '
+    + (', '.join(f'affinity_{name}' for name in served) or 'none')
+  )
+  return lines

@@ -60,7 +60,7 @@ def test_serum_background_in_every_round_is_confounded():
   assert result.separable == ()
   assert result.unobserved == ()
   assert ident_lib.combined_name(result.confounded_groups[0]) == (
-    'affinity_target_vs_serum'
+    'target_vs_serum'
   )
 
 
@@ -164,7 +164,7 @@ def test_two_backgrounds_always_together_are_confounded_target_is_not():
   assert result.separable == ('target',)
   assert result.unobserved == ()
   assert ident_lib.combined_name(result.confounded_groups[0]) == (
-    'affinity_beads_vs_serum'
+    'beads_vs_serum'
   )
   text = _text(result)
   assert 'beads and serum are confounded' in text
@@ -240,7 +240,7 @@ def test_three_way_dependence_is_confounded_until_a_round_breaks_it():
   assert result.separable == ()
   assert 'linearly dependent' in _text(result)
   assert ident_lib.combined_name(result.confounded_groups[0]) == (
-    'affinity_t1_vs_t2_vs_serum'
+    't1_vs_t2_vs_serum'
   )
   broken = ident_lib.identifiability(
     _parse(*two_rounds, _round('round3', 'library', [('t1', 1)]))
@@ -264,3 +264,59 @@ def test_result_is_frozen():
   result = ident_lib.identifiability(_parse(*_SERUM_EVERYWHERE))
   with pytest.raises(dataclasses.FrozenInstanceError):
     result.separable = ('target',)
+
+
+# What a LATENT_* model serves: model_axes.
+def test_model_axes_serve_one_latent_for_an_opposite_pair():
+  axes = ident_lib.model_axes(_parse(*_SERUM_EVERYWHERE))
+  signs = experiment_lib.selection_signs(_parse(*_SERUM_EVERYWHERE))
+  assert axes.molecules == ('target_vs_serum',)
+  assert axes.reads == signs.reads
+  # The target's signs: the combined latent rises with target binding.
+  assert axes.matrix.tolist() == [signs.matrix[0].tolist()]
+
+
+def test_model_axes_join_an_equal_pair_with_and():
+  axes = ident_lib.model_axes(
+    _parse(
+      _round(
+        'round1', 'library', [('target', 4)], [('serum', 1), ('beads', 1)]
+      ),
+      _round('round2', 'round1', [('target', 2)], [('serum', 1), ('beads', 2)]),
+      _round('round3', 'round2', [('target', 1)]),
+    )
+  )
+  assert axes.molecules == ('target', 'beads_and_serum')
+  assert axes.matrix.shape == (2, 6)
+
+
+def test_model_axes_keep_a_separable_design_and_drop_unobserved():
+  demo = experiment_lib.load_experiment(_DEMO)
+  axes = ident_lib.model_axes(demo)
+  signs = experiment_lib.selection_signs(demo)
+  assert axes.molecules == signs.molecules == ('target', 'serum')
+  assert (axes.matrix == signs.matrix).all()
+  no_serum = [r for r in signs.reads if 'no_serum' in r]
+  axes = ident_lib.model_axes(demo, no_serum)
+  assert axes.molecules == ('target',)
+  assert axes.matrix.shape == (1, len(no_serum))
+
+
+def test_model_axes_refuse_a_group_no_single_latent_carries():
+  experiment = _parse(
+    _round('round1', 'library', [('t1', 1)], [('serum', 1)], negatives=False),
+    _round('round2', 'library', [('t2', 1)], [('serum', 1)], negatives=False),
+  )
+  with pytest.raises(ident_lib.IdentifiabilityError) as error:
+    ident_lib.model_axes(experiment)
+  message = str(error.value)
+  assert 't1, t2 and serum are confounded' in message
+  assert 'sequence a round that separates them' in message
+
+
+def test_demo_serum_carries_the_nested_columns_caveat():
+  result = ident_lib.identifiability(experiment_lib.load_experiment(_DEMO))
+  assert result.nested_in('serum') == ['target']
+  assert result.nested_in('target') == []
+  text = _text(result)
+  assert 'Caveat: every read column of serum also sees target' in text

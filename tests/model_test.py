@@ -121,3 +121,35 @@ def test_both_optimizers_are_really_selectable():
   adam = model_lib.make_optimizer(hparams_lib.HParams(optimizer='adam'))
   assert isinstance(sgd, keras.optimizers.SGD) and sgd.momentum == 0.5
   assert isinstance(adam, keras.optimizers.Adam)
+
+
+def test_latent_model_serves_one_combined_affinity_for_a_confounded_pair():
+  """Serum as background wherever the target is: one latent, target's signs."""
+  from components.training import run_setup
+
+  experiment = experiment_lib.parse_experiment("""
+    sequence_length: 12
+    rounds { key: "lib" value { method: RANDOM positive_reads { name: "lib" } } }
+    rounds { key: "r1" value { input: "lib" method: PARTICLE_DISPLAY
+      target_concentrations { key: "target" value: 10 }
+      background_concentrations { key: "serum" value: 10 }
+      positive_reads { name: "r1_pos" } negative_reads { name: "r1_neg" } } }
+  """)
+  options = model_options.ModelOptions(output_layer='LATENT_AFFINITY')
+  signs = run_setup.affinity_axes(experiment, options.output_layer)
+  assert model_lib.affinity_molecules(options.output_layer, options, signs) == [
+    'target_vs_serum'
+  ]
+  model = model_lib.build_model(_HP, experiment, options, signs)
+  out = model(_inputs(model))
+  assert out['affinity'].shape == (5, 1)
+  layer = next(
+    x for x in model.layers if x.name == options.output_layer.lower()
+  )
+  # The target's signs: +1 on its positive pool, flipped on the negative.
+  expected = {'r1_pos': 1.0, 'r1_neg': -1.0}
+  assert np.asarray(layer.signs).tolist() == [
+    [expected[r] for r in signs.reads]
+  ]
+  fully = run_setup.affinity_axes(experiment, 'FULLY_OBSERVED')
+  assert fully.molecules == ('target', 'serum')

@@ -21,6 +21,7 @@ from components.training import callbacks as training_callbacks
 from components.training import datasets
 from components.training import epoch_evaluation
 from schema import experiment as experiment_lib
+from schema import identifiability
 
 
 @dataclasses.dataclass
@@ -58,8 +59,21 @@ def setup(config: Dict[str, Any], tuned: Dict[str, Any] = None) -> RunSetup:
     training=run.training,
     options=options,
     hparams=hparams_lib.HParams.from_dict(hp_values),
-    signs=experiment_lib.selection_signs(experiment),
+    signs=affinity_axes(experiment, options.output_layer),
   )
+
+
+def affinity_axes(experiment, output_layer: str):
+  """The selection signs the output layer is built on.
+
+  LATENT_* layers learn one latent per identifiable affinity
+  (`schema.identifiability.model_axes`: a confounded pair becomes one
+  combined latent such as `target_vs_serum`); FULLY_OBSERVED reads only
+  the read order.
+  """
+  if output_layer.startswith('LATENT'):
+    return identifiability.model_axes(experiment)
+  return experiment_lib.selection_signs(experiment)
 
 
 def build_and_compile(run: RunSetup):
