@@ -57,6 +57,30 @@ def test_best_epoch_is_compared_only_every_interval():
   assert float(model.layers[-1].bias.numpy()[0]) == 5.0
 
 
+def test_best_epoch_by_a_rank_metric_takes_the_highest():
+  model = _model()
+  keeper = training_callbacks.BestEpochKeeper(
+    interval=1, log_key='val_auc/true_top_1p', higher_is_better=True
+  )
+  keeper.set_model(model)
+  aucs = [0.6, 0.8, float('nan'), 0.7]
+  for epoch, auc in enumerate(aucs):
+    model.layers[-1].bias.assign([float(epoch)])
+    keeper.on_epoch_end(epoch, {'val_loss': 1.0, 'val_auc/true_top_1p': auc})
+  assert keeper.restore_best() == 2
+  assert keeper.best_value == 0.8
+  assert float(model.layers[-1].bias.numpy()[0]) == 1.0
+
+
+def test_a_metric_no_callback_logged_is_an_error():
+  keeper = training_callbacks.BestEpochKeeper(
+    interval=1, log_key='val_auc/true_top_1p', higher_is_better=True
+  )
+  keeper.set_model(_model())
+  with pytest.raises(KeyError, match="compares 'val_auc/true_top_1p'"):
+    keeper.on_epoch_end(0, {'val_loss': 1.0})
+
+
 def test_no_comparison_keeps_the_final_weights():
   model = _model()
   keeper = training_callbacks.BestEpochKeeper(interval=5)

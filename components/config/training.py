@@ -6,6 +6,17 @@ from typing import Dict
 
 from components.config import fields
 
+# What picks the exported epoch: metric -> (Keras log key, higher is better).
+# The original compared the validation loss; on count data the loss over a
+# whole split can rise while the ranking of binders improves (it weighs the
+# many non-binders), so the default compares the original's model-selection
+# metric, the mean over outputs of validation auc/true_top_1p.
+BEST_EPOCH_METRICS = {
+  'auc/true_top_1p': ('val_auc/true_top_1p', True),
+  'loss': ('val_loss', False),
+}
+DEFAULT_BEST_EPOCH_METRIC = 'auc/true_top_1p'
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
@@ -20,8 +31,11 @@ class TrainingConfig:
     mbsz: minibatch size: 64, as the manuscript (the original's code
       defaulted to 128).
     seed: random seed of the (first) training run.
-    epoch_interval_to_save_best: compare validation loss every N epochs;
-      the best such epoch is exported.
+    epoch_interval_to_save_best: compare the validation split every N
+      epochs; the best such epoch is exported.
+    best_epoch_metric: what "best" means (`BEST_EPOCH_METRICS`):
+      'auc/true_top_1p' (default, higher is better) or 'loss' (the
+      original's lowest validation loss).
     cache_training_data: keep the parsed training split in memory after the
       first epoch (turn off for splits larger than memory).
   """
@@ -32,6 +46,7 @@ class TrainingConfig:
   mbsz: int = 64
   seed: int = 0
   epoch_interval_to_save_best: int = 5
+  best_epoch_metric: str = DEFAULT_BEST_EPOCH_METRIC
   cache_training_data: bool = True
 
   def __post_init__(self):
@@ -45,17 +60,25 @@ class TrainingConfig:
       value = getattr(self, name)
       if value < lowest:
         raise ValueError(f'--{name} must be at least {lowest}, got {value}')
+    if self.best_epoch_metric not in BEST_EPOCH_METRICS:
+      raise ValueError(
+        f'--best_epoch_metric must be one of {sorted(BEST_EPOCH_METRICS)}, '
+        f'got {self.best_epoch_metric!r}'
+      )
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'TrainingConfig':
     fields.check_known(cls, values, 'training settings')
     known = {f.name: f.type for f in dataclasses.fields(cls)}
-    return cls(
-      **{
-        k: bool(v) if known[k] in (bool, 'bool') else int(v)
-        for k, v in values.items()
-      }
-    )
+
+    def parse(name, value):
+      if known[name] in (bool, 'bool'):
+        return bool(value)
+      if known[name] in (str, 'str'):
+        return str(value)
+      return int(value)
+
+    return cls(**{k: parse(k, v) for k, v in values.items()})
 
   def as_dict(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)

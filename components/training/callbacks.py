@@ -4,8 +4,9 @@
   original's MAX_COST of 5e3, or below the loss's lower bound) with an error
   instead of exporting garbage.
 * `BestEpochKeeper`: every `interval` epochs, keeps the weights with the
-  lowest validation loss, so the exported model is the best one (the
-  original's `model.ckpt-lowest_val_loss`), and says which epoch it was.
+  best validation metric (the original's `model.ckpt-lowest_val_loss`
+  compared the loss), so the exported model is the best one, and says which
+  epoch it was.
 """
 
 import math
@@ -52,28 +53,49 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class BestEpochKeeper(keras.callbacks.Callback):
-  """Remembers the weights of the epoch with the lowest validation loss.
+  """Remembers the weights of the epoch with the best validation metric.
 
   Args:
     interval: compare every `interval` epochs (epoch numbers divisible by
       it, counting from 1), as the original's `epoch_interval_to_save_best`.
+    log_key: the Keras log entry compared (`val_loss`, or a rank metric the
+      epoch evaluation logs, e.g. `val_auc/true_top_1p`); it must be logged
+      by a callback that runs before this one.
+    higher_is_better: whether a larger value is better.
   """
 
-  def __init__(self, interval: int):
+  def __init__(
+    self,
+    interval: int,
+    log_key: str = 'val_loss',
+    higher_is_better: bool = False,
+  ):
     super().__init__()
     if interval < 1:
       raise ValueError(f'epoch_interval_to_save_best must be >= 1: {interval}')
     self._interval = interval
+    self.log_key = log_key
+    self._sign = -1.0 if higher_is_better else 1.0
     self.best_epoch: Optional[int] = None
-    self.best_loss = math.inf
+    self.best_value = math.nan
     self._weights = None
 
   def on_epoch_end(self, epoch, logs=None):
     if (epoch + 1) % self._interval:
       return
-    loss = float((logs or {}).get('val_loss', math.nan))
-    if loss < self.best_loss:  # False for NaN.
-      self.best_loss = loss
+    logs = logs or {}
+    if self.log_key not in logs:
+      raise KeyError(
+        f'BestEpochKeeper compares {self.log_key!r}, which no earlier '
+        f'callback logged; logged: {sorted(logs)}'
+      )
+    value = float(logs[self.log_key])
+    if math.isnan(value):
+      return
+    if self.best_epoch is None or self._sign * value < (
+      self._sign * self.best_value
+    ):
+      self.best_value = value
       self.best_epoch = epoch + 1
       self._weights = self.model.get_weights()
 

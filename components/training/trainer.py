@@ -14,6 +14,7 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 from components.config import keys
+from components.config import training as training_lib
 from components.model import network
 from components.model import signatures
 from components.training import callbacks as training_callbacks
@@ -47,8 +48,11 @@ def train_and_export(fn_args: tfx.components.FnArgs) -> None:
     keys.HPARAMS_FILENAME,
     {**dataclasses.asdict(run.hparams), **run.options.as_dict()},
   )
+  log_key, higher_is_better = training_lib.BEST_EPOCH_METRICS[
+    run.training.best_epoch_metric
+  ]
   best = training_callbacks.BestEpochKeeper(
-    run.training.epoch_interval_to_save_best
+    run.training.epoch_interval_to_save_best, log_key, higher_is_better
   )
   history = train_model.fit(
     data.train,
@@ -71,8 +75,9 @@ def train_and_export(fn_args: tfx.components.FnArgs) -> None:
   best_epoch = best.restore_best()
   interval = run.training.epoch_interval_to_save_best
   print(
-    f'Exporting the weights of epoch {best_epoch} (lowest validation loss '
-    f'{best.best_loss:.4f} among every {interval}th epoch)'
+    f'Exporting the weights of epoch {best_epoch} (best validation '
+    f'{run.training.best_epoch_metric} {best.best_value:.4f} among every '
+    f'{interval}th epoch)'
     if best_epoch
     else 'Exporting the final weights (no epoch is a multiple of '
     f'epoch_interval_to_save_best={interval})'
@@ -82,7 +87,8 @@ def train_and_export(fn_args: tfx.components.FnArgs) -> None:
     keys.BEST_EPOCH_FILENAME,
     {
       'best_epoch': best_epoch,
-      'val_loss': best.best_loss if best_epoch else None,
+      'metric': run.training.best_epoch_metric,
+      'value': best.best_value if best_epoch else None,
       'epochs': run.training.epochs,
       'epoch_interval_to_save_best': interval,
     },
