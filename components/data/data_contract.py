@@ -50,6 +50,7 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from components.config import data_contract as data_contract_config
 from components.data import experiment_schema
 from schema import experiment as experiment_lib
 
@@ -59,7 +60,7 @@ ANOMALIES_FILE_NAME = 'SchemaDiff.pb'
 # Far above the reads any sequencing run gives one pool (a NovaSeq S4 flow
 # cell gives ~10**10 reads in all, shared by many pools): a count beyond it
 # is a corrupted value (an overflow, a wrong column), not a measurement.
-DEFAULT_MAX_COUNT = 10**9
+DEFAULT_MAX_COUNT = data_contract_config.DEFAULT_MAX_COUNT
 _DATASET_RESULT = 'dataset.json'
 
 IS_INFINITE = 'is infinite'
@@ -83,8 +84,8 @@ _ADVICE = {
 }
 _ABOVE_MAX_COUNT_ADVICE = (
   'no sequencing run gives one pool that many reads: a corrupted value (an '
-  "overflow, a wrong column); fix the export, or raise DataContractCheck's "
-  'max_count if the depth is real'
+  'overflow, a wrong column); fix the export, or raise --max_count if the '
+  'depth is real'
 )
 
 
