@@ -25,8 +25,10 @@ from pipeline import console  # isort: skip
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from components.config import keys
 from components.data import data_contract
 from components.data import record_check
+from components.evaluation import validation_messages
 from pipeline import beam_runners
 from pipeline import configs
 from pipeline import interrupted_runs
@@ -35,6 +37,7 @@ from pipeline import playbook_vars
 from pipeline import run_lock
 from pipeline import run_options
 from schema import experiment as experiment_lib
+from schema import identifiability
 from tools import run_artifacts
 from tools import truth_scoring
 
@@ -67,6 +70,10 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
   input_dir = resolve_input_dir(options)
   experiment_pbtxt = load_dataset_experiment(input_dir)
   config = run_options.pipeline_config(options)
+  if config.latent_affinity:
+    experiment = experiment_lib.parse_experiment(experiment_pbtxt, input_dir)
+    for line in identifiability.summary_lines(experiment):
+      print(line)
   return pipeline_lib.create_pipeline(
     pipeline_name=configs.PIPELINE_NAME,
     pipeline_root=options.pipeline_root,
@@ -106,7 +113,7 @@ def latest_artifact(options: RunOptions, type_name: str, producer: str):
 
 
 def held_out_examples(options: RunOptions) -> List[bytes]:
-  """The latest `eval` split (held-out clusters) the Evaluator saw.
+  """The latest `test` split (held-out clusters) the Evaluator saw.
 
   StructureFeatures' output when this run folds sequences (the examples
   then carry the structure features), ImportExampleGen's otherwise.
@@ -119,7 +126,7 @@ def held_out_examples(options: RunOptions) -> List[bytes]:
   )
   if examples is None:
     raise InputError(f'{options.metadata_path}: no ImportExampleGen output')
-  split_dir = os.path.join(examples.uri, 'Split-eval')
+  split_dir = os.path.join(examples.uri, f'Split-{keys.TEST_SPLIT}')
   return truth_scoring.read_examples(split_dir)
 
 
@@ -199,13 +206,26 @@ def report(options: RunOptions) -> None:
   print(f'  ML Metadata:        {options.metadata_path}')
   blessed = latest_blessing(options)
   print(f'  latest evaluation:  {"BLESSED" if blessed else "NOT blessed"}')
+  evaluation = latest_artifact(options, 'ModelEvaluation', 'Evaluator')
+  if blessed is False and evaluation is not None:
+    # Which gate failed, naming the output (and the molecule judged).
+    for line in validation_messages.evaluation_failures(evaluation.uri):
+      print(f'    failed: {line}')
   print(f'  pushed model:       {pushed or "none (no model was blessed)"}')
   # Simulated datasets carry their truth beside the examples.
-  truth = os.path.join(resolve_input_dir(options), truth_scoring.TRUTH_FILENAME)
-  if pushed and os.path.exists(truth):
-    result = truth_scoring.score(pushed, held_out_examples(options), truth)
-    print("\nPushed model against the simulator's truth (held-out clusters):")
-    print('  ' + result.describe())
+  dataset = resolve_input_dir(options)
+  if pushed and os.path.exists(
+    os.path.join(dataset, truth_scoring.TRUTH_FILENAME)
+  ):
+    scores = truth_scoring.score_run(
+      options.run_dir, dataset_dir=dataset, model_dir=pushed
+    )
+    print("\nPushed model against the simulator's truth (test clusters):")
+    for score in scores.scores:
+      print('  ' + score.describe())
+    print(
+      f'  more: .venv/bin/aptamer-tfx truth-score {options.run_dir} --unseen'
+    )
 
 
 _FLAGS = {}

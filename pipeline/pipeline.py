@@ -7,8 +7,11 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.config import pipeline_config
+from components.evaluation import eval_config
+from components.features import binding_evidence
 from pipeline import stages
 from schema import experiment as experiment_lib
+from schema import identifiability
 
 
 def create_pipeline(
@@ -51,6 +54,9 @@ def create_pipeline(
   )
   targets = experiment_lib.non_input_count_names(experiment)
   config.check_targets(targets)
+  if config.latent_affinity:
+    # Refuses, before anything runs, a design no latent can represent.
+    identifiability.model_axes(experiment, targets)
   parents = experiment_lib.parent_counts(experiment)
   transform = config.transform_config(
     sequence_length=experiment.sequence_length,
@@ -59,6 +65,9 @@ def create_pipeline(
     input_reads=sorted(
       set(experiment_lib.all_count_names(experiment)) - set(targets)
     ),
+    binding_evidence=[
+      spec.to_dict() for spec in binding_evidence.evidence_specs(experiment)
+    ],
   )
   run = config.run_config(experiment_pbtxt)
 
@@ -67,6 +76,7 @@ def create_pipeline(
     experiment_pbtxt,
     folds=config.structure is not None,
     log_normalised_floats=config.log_normalised_floats,
+    max_count=config.data_contract.max_count,
   )
   features = stages.feature_stage(
     data.outputs['examples'],
@@ -88,6 +98,10 @@ def create_pipeline(
     training.outputs['model'],
     targets + list(config.model.additional_outputs),
     config,
+    affinity_evidence=eval_config.affinity_evidence(
+      experiment, config.model, [c.output_layer for c in config.sweep]
+    ),
+    evidence_levels=eval_config.evidence_levels(experiment),
   )
   push = stages.push_stage(
     training.outputs['model'],

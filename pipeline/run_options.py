@@ -21,6 +21,7 @@ from absl import flags
 import tensorflow as tf
 
 from components.config import blessing
+from components.config import data_contract as data_contract_lib
 from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.config import pipeline_config as pipeline_config_lib
@@ -98,7 +99,13 @@ class RunOptions:
   seed: int = _opt(_TRAINING.seed, 'Random seed of the (first) training run.')
   epoch_interval_to_save_best: int = _opt(
     _TRAINING.epoch_interval_to_save_best,
-    'Compare validation loss every N epochs; the best is exported.',
+    'Compare the validation split every N epochs; the best is exported.',
+  )
+  best_epoch_metric: str = _opt(
+    _TRAINING.best_epoch_metric,
+    'What picks the exported epoch on the validation split: '
+    "'auc/true_top_1p' (mean over outputs, higher is better) or 'loss' (the "
+    "original's lowest validation loss).",
   )
   cache_training_data: bool = _opt(
     _TRAINING.cache_training_data,
@@ -242,6 +249,22 @@ class RunOptions:
     'Optional blessing threshold on the mean Spearman correlation over '
     'outputs (overall slice); -1 = none.',
   )
+  min_affinity_auc: float = _opt(
+    _BLESSING.min_affinity_auc,
+    'Blessing threshold per affinity output with binding evidence: ROC-AUC '
+    "against the test split's hits at the most stringent level with at "
+    'least 10 of them (0.5 = chance, below = inverted).',
+  )
+  min_affinity_spearman: float = _opt(
+    _BLESSING.min_affinity_spearman,
+    'Blessing threshold per affinity output with binding evidence: Spearman '
+    'correlation with the held-out log-enrichment (0 = chance).',
+  )
+  max_count: int = _opt(
+    data_contract_lib.DEFAULT_MAX_COUNT,
+    'DataContractCheck refuses a read count above this (one sequence, one '
+    'pool): far above any real depth, so a larger one is a corrupted value.',
+  )
   beam_mode: str = _opt(
     'in_memory',
     "DirectRunner preset: 'in_memory' or 'multi_processing' (workers).",
@@ -371,6 +394,7 @@ def training(options: RunOptions) -> training_lib.TrainingConfig:
     mbsz=options.mbsz,
     seed=options.seed,
     epoch_interval_to_save_best=options.epoch_interval_to_save_best,
+    best_epoch_metric=options.best_epoch_metric,
     cache_training_data=options.cache_training_data,
   )
 
@@ -447,6 +471,11 @@ def pipeline_config(options: RunOptions) -> pipeline_config_lib.PipelineConfig:
         min_spearman=None
         if options.min_spearman <= -1
         else options.min_spearman,
+        min_affinity_auc=options.min_affinity_auc,
+        min_affinity_spearman=options.min_affinity_spearman,
+      ),
+      data_contract=data_contract_lib.DataContractConfig(
+        max_count=options.max_count
       ),
     )
   except ValueError as e:

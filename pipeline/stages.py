@@ -6,6 +6,7 @@ configuration it gets was validated when it was built
 """
 
 import dataclasses
+from typing import Dict
 from typing import List
 from typing import Optional
 
@@ -42,6 +43,7 @@ def data_stage(
   experiment_pbtxt: str,
   folds: bool,
   log_normalised_floats: List[str],
+  max_count: int,
 ) -> Stage:
   """Ingestion, statistics, the experiment's schema and the data contract.
 
@@ -52,6 +54,7 @@ def data_stage(
       reads them, so ExperimentSchemaGen's schema declares them).
     log_normalised_floats: float features Transform normalises with
       log(1 + x); the data contract refuses values <= -1 in them.
+    max_count: the data contract refuses a count above it.
   """
   # Ingests the TF Examples; whole sequence clusters go to one split
   # (train / validation / test, configs.SPLIT_HASH_BUCKETS).
@@ -97,6 +100,7 @@ def data_stage(
     anomalies=example_validator.outputs['anomalies'],
     experiment_pbtxt=experiment_pbtxt,
     log_normalised_floats=','.join(log_normalised_floats),
+    max_count=max_count,
   )
   return Stage(
     components=[
@@ -261,8 +265,15 @@ def evaluation_stage(
   model: Channel,
   outputs: List[str],
   config: pipeline_config.PipelineConfig,
+  affinity_evidence: Optional[Dict[str, str]] = None,
+  evidence_levels: Optional[Dict[str, int]] = None,
 ) -> Stage:
-  """TFMA on the test split against the latest blessed model."""
+  """TFMA on the test split against the latest blessed model.
+
+  `affinity_evidence` ({affinity output: molecule},
+  `eval_config.affinity_evidence`) adds the affinity gate, with each
+  molecule's stringency levels `evidence_levels`.
+  """
   # The latest blessed model is the baseline for the change thresholds.
   model_resolver = tfx.dsl.Resolver(
     strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -282,6 +293,10 @@ def evaluation_stage(
       outputs,
       config.blessing.min_auc_true_top_1p,
       config.blessing.min_spearman,
+      min_affinity_auc=config.blessing.min_affinity_auc,
+      min_affinity_spearman=config.blessing.min_affinity_spearman,
+      affinity_evidence=affinity_evidence,
+      evidence_levels=evidence_levels,
     ),
   )
   return Stage(

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from components.config import data_contract
 from components.config import hparams
 from components.config import model_options
 from components.config import pipeline_config
@@ -150,6 +151,14 @@ def test_affinity_map_must_name_training_targets():
       lambda: model_options.ModelOptions(dependency_norm='LOG'),
       'dependency_norm must be one of',
     ),
+    (
+      lambda: data_contract.DataContractConfig(max_count=0),
+      '--max_count must be >= 1, got 0',
+    ),
+    (
+      lambda: data_contract.DataContractConfig(max_count=1.5),
+      '--max_count must be an integer',
+    ),
   ],
 )
 def test_each_config_validates_its_own_fields(make, message):
@@ -183,3 +192,83 @@ def test_log_normalised_floats_follow_the_target_normaliser():
     )
     == []
   )
+
+
+def test_blessing_affinity_gate_defaults_and_validation():
+  from components.config import blessing
+
+  config = blessing.BlessingConfig()
+  # AUC above chance (0.5) by a margin, far below the true affinity's 0.99
+  # on the demo (tests/affinity_metrics_test.py); Spearman only not
+  # inverted (see blessing.py).
+  assert config.min_affinity_auc == blessing.DEFAULT_MIN_AFFINITY_AUC == 0.6
+  assert config.min_affinity_spearman == 0.0
+  assert blessing.BlessingConfig(min_affinity_auc=1.01).min_affinity_auc > 1
+  for kwargs, message in [
+    ({'min_affinity_auc': -0.1}, '--min_affinity_auc must be >= 0'),
+    ({'min_affinity_auc': float('nan')}, '--min_affinity_auc must be >= 0'),
+    ({'min_affinity_spearman': 1.5}, r'--min_affinity_spearman must be in'),
+    ({'min_auc_true_top_1p': -1}, '--min_auc_true_top_1p must be >= 0'),
+  ]:
+    with pytest.raises(ValueError, match=message):
+      blessing.BlessingConfig(**kwargs)
+
+
+def test_affinity_gate_flags_reach_the_blessing_config():
+  from pipeline import run_options
+
+  defaults = run_options.pipeline_config(run_options.RunOptions()).blessing
+  assert defaults.min_affinity_auc == 0.6
+  assert defaults.min_affinity_spearman == 0.0
+  config = run_options.pipeline_config(
+    run_options.RunOptions(min_affinity_auc=0.7, min_affinity_spearman=0.25)
+  ).blessing
+  assert (config.min_affinity_auc, config.min_affinity_spearman) == (0.7, 0.25)
+  with pytest.raises(run_options.InputError, match='min_affinity_spearman'):
+    run_options.pipeline_config(
+      run_options.RunOptions(min_affinity_spearman=-2)
+    )
+
+
+def test_transform_config_carries_binding_evidence():
+  evidence = [
+    {
+      'molecule': 'target',
+      'rounds': [
+        {
+          'name': 'r1',
+          'target_concentration': 10.0,
+          'positive': 'r1_pos',
+          'negative': 'r1_neg',
+          'input': 'lib',
+        }
+      ],
+    }
+  ]
+  config = pipeline_config.PipelineConfig(hparams={}).transform_config(
+    sequence_length=12,
+    targets=['r1_neg', 'r1_pos'],
+    parents={'r1_neg': 'lib', 'r1_pos': 'lib'},
+    input_reads=['lib'],
+    binding_evidence=evidence,
+  )
+  assert config.binding_evidence == evidence
+  serialised = json.loads(json.dumps(config.to_custom_config()))
+  assert transform_config.TransformConfig.from_custom_config(serialised) == (
+    config
+  )
+  # Without evidence (the default), as before.
+  plain = pipeline_config.PipelineConfig(hparams={}).transform_config(
+    12, ['r1_pos'], {'r1_pos': 'lib'}, ['lib']
+  )
+  assert plain.binding_evidence == []
+
+
+def test_max_count_flag_reaches_the_data_contract_check():
+  from pipeline import run_options
+
+  options = run_options.RunOptions(max_count=5000)
+  config = run_options.pipeline_config(options)
+  assert config.data_contract.max_count == 5000
+  with pytest.raises(run_options.InputError, match='--max_count must be >= 1'):
+    run_options.pipeline_config(run_options.RunOptions(max_count=0))

@@ -14,6 +14,7 @@ from typing import Optional
 from typing import Tuple
 
 from components.config import blessing as blessing_lib
+from components.config import data_contract as data_contract_lib
 from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.config import run_config
@@ -38,6 +39,7 @@ class PipelineConfig:
     num_replicas: Trainers of the chosen configuration, seeds seed..seed+N-1.
     structure: how to fold; None skips StructureFeatures.
     blessing: the Evaluator's thresholds.
+    data_contract: DataContractCheck's bounds.
   """
 
   hparams: Dict[str, Any]
@@ -48,6 +50,9 @@ class PipelineConfig:
   num_replicas: int = 1
   structure: Optional[structure_lib.StructureConfig] = None
   blessing: blessing_lib.BlessingConfig = blessing_lib.BlessingConfig()
+  data_contract: data_contract_lib.DataContractConfig = (
+    data_contract_lib.DataContractConfig()
+  )
 
   def __post_init__(self):
     object.__setattr__(self, 'sweep', tuple(self.sweep))
@@ -73,6 +78,12 @@ class PipelineConfig:
       except ValueError as e:
         where = f' (sweep combination {combination})' if combination else ''
         raise ValueError(f'--hpconfig{where}: {e}') from None
+
+  @property
+  def latent_affinity(self) -> bool:
+    """Whether some Trainer or Tuner uses a LATENT_* output layer."""
+    layers = {self.model.output_layer} | {c.output_layer for c in self.sweep}
+    return any(layer.startswith('LATENT') for layer in layers)
 
   @property
   def target_norms(self) -> List[str]:
@@ -124,6 +135,7 @@ class PipelineConfig:
     targets: List[str],
     parents: Dict[str, str],
     input_reads: List[str],
+    binding_evidence: Tuple[Dict[str, Any], ...] = (),
   ) -> transform_config.TransformConfig:
     return transform_config.TransformConfig.create(
       self.model,
@@ -132,4 +144,5 @@ class PipelineConfig:
       parent_names=parents,
       input_reads=input_reads,
       target_norms=self.target_norms,
+      binding_evidence=binding_evidence,
     )
