@@ -17,8 +17,13 @@ from typing import Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.writers import eval_config_writer
 from tfx import v1 as tfx
 
+from components.config import keys
+from components.evaluation import validation_messages
 from pipeline import local_runner
 from tools import truth_scoring
 
@@ -151,3 +156,77 @@ def test_unblessed_model_is_not_pushed(runs):
   assert strict.pushed == second.pushed
   assert strict.executions['Pusher'] == second.executions['Pusher']
   assert strict.executions['Trainer'] == 1
+
+
+def _negated_affinity_model(model_dir: str, path: str) -> str:
+  """The real exported model, wrapped so every affinity output is negated.
+
+  Its count outputs and transform are the model's own, so only the
+  affinity gate can tell the two apart.
+  """
+  original = tf.saved_model.load(model_dir)
+  serve = original.signatures['serving_default']
+  transform = original.signatures['transform_features']
+  examples = tf.TensorSpec([None], tf.string, name='examples')
+
+  @tf.function(input_signature=[examples])
+  def negated(examples):
+    out = serve(examples=examples)
+    return {k: -v if k.startswith('affinity_') else v for k, v in out.items()}
+
+  @tf.function(input_signature=[examples])
+  def transform_features(examples):
+    return transform(examples=examples)
+
+  module = tf.Module()
+  module.original = original
+  tf.saved_model.save(
+    module,
+    path,
+    signatures={
+      'serving_default': negated,
+      'transform_features': transform_features,
+    },
+  )
+  return path
+
+
+@pytest.mark.e2e
+def test_a_model_with_negated_affinity_is_not_blessed(runs, tmp_path):
+  """Same count predictions, inverted affinity: the affinity gate refuses."""
+  options = runs['options']
+  # The first run's evaluation: its config has no baseline model.
+  root = os.path.join(options.pipeline_root, 'Evaluator', 'evaluation')
+  first = os.path.join(root, min(os.listdir(root), key=int))
+  config = eval_config_writer.load_eval_run(first)[0]
+  molecules = validation_messages.affinity_molecules(config)
+  assert molecules == {'affinity_target': 'target'}
+  examples = local_runner.latest_artifact(
+    options, 'Examples', 'ImportExampleGen'
+  )
+  test_split = os.path.join(examples.uri, f'Split-{keys.TEST_SPLIT}', '*')
+
+  def evaluate(model_dir, name):
+    output = str(tmp_path / name)
+    tfma.run_model_analysis(
+      eval_shared_model=tfma.default_eval_shared_model(
+        eval_saved_model_path=model_dir, eval_config=config
+      ),
+      eval_config=config,
+      data_location=test_split,
+      output_path=output,
+    )
+    return tfma.load_validation_result(output)
+
+  pushed = runs['first'].latest_pushed
+  assert evaluate(pushed, 'original').validation_ok
+  negated = _negated_affinity_model(pushed, str(tmp_path / 'negated_model'))
+  result = evaluate(negated, 'negated')
+  assert not result.validation_ok
+  lines = validation_messages.failure_lines(result, molecules)
+  assert any(
+    line.startswith('affinity_target (target): affinity/auc_hits_strictest')
+    for line in lines
+  ), lines
+  # The count outputs are untouched: no count gate fails.
+  assert not any(line.startswith('mean over outputs') for line in lines)
