@@ -23,9 +23,13 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from components.config import keys
+from components.evaluation import affinity_metrics
 from components.evaluation import rank_metrics
 from pipeline import local_runner
+from schema import experiment as experiment_lib
+from schema import identifiability
 from tools import svg_plots
+from tools import truth_scoring
 
 REPORT_FILENAME = 'report.html'
 MAX_PLOTTED_EXAMPLES = 20000
@@ -158,6 +162,40 @@ def output_table(metrics: Dict) -> str:
     and rank_metrics.TUNER_OBJECTIVE_KEY in values
   ]
   return _table(['output'] + list(SUMMARY_METRICS), rows)
+
+
+def affinity_table(metrics: Dict) -> str:
+  """Each affinity output against the test split's binding evidence."""
+  groups = metrics.get('overall', {})
+  model = _candidate(groups)
+  rows, names = [], []
+  for (name, output, is_diff), values in sorted(groups.items()):
+    found = sorted(k for k in values if k.startswith(affinity_metrics.PREFIX))
+    if name != model or is_diff or not found:
+      continue
+    names = names or found
+    rows.append([output] + [values.get(m) for m in names])
+  if not rows:
+    return (
+      '<p>No affinity output has binding evidence (no sequenced selection '
+      'round targets its molecule), so none was gated on it.</p>'
+    )
+  return _table(['affinity output'] + names, rows)
+
+
+def identifiability_html(run_dir: str) -> str:
+  """What the experiment design identifies, as the runner printed it."""
+  recorded = truth_scoring.recorded_properties(run_dir, 'ImportExampleGen')
+  dataset = (recorded or {}).get('input_base', '')
+  path = os.path.join(dataset, experiment_lib.EXPERIMENT_FILENAME)
+  if not dataset or not os.path.exists(path):
+    return '<p>The experiment file of this run is not at hand.</p>'
+  try:
+    lines = identifiability.summary_lines(experiment_lib.load_experiment(path))
+  except experiment_lib.ExperimentError as e:
+    lines = [str(e)]
+  items = ''.join(f'<li>{html.escape(line.strip())}</li>' for line in lines[1:])
+  return f'<p>{html.escape(path)}:</p><ul>{items}</ul>'
 
 
 def baseline_table(metrics: Dict) -> str:
@@ -383,6 +421,10 @@ def render(run_dir: str, output: str = '') -> str:
     slice_table(metrics),
     '<h2>Metrics per output (overall)</h2>',
     output_table(metrics),
+    '<h2>Affinities the design identifies</h2>',
+    identifiability_html(run_dir),
+    '<h2>Affinity against the binding evidence (test split)</h2>',
+    affinity_table(metrics),
     '<h2>Plots</h2>',
     ''.join(
       f'<img alt="plot" src="{svg_plots.data_uri(svg)}">' for svg in images
