@@ -180,47 +180,42 @@ def _example(result, i, count_names):
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-def _write_ground_truth(result, path):
+def _write_csv_gz(path, columns, rows):
+  """A gzip CSV whose bytes depend only on its content."""
   # mtime=0 keeps the gzip bytes identical for identical content.
   with (
     gzip.GzipFile(path, 'wb', mtime=0) as raw,
     io.TextIOWrapper(raw, newline='') as f,
   ):
     writer = csv.writer(f, lineterminator='\n')
-    writer.writerow(GROUND_TRUTH_COLUMNS)
-    for i, seq in enumerate(result.sequences):
-      t_dg, s_dg = result.target_dg[i], result.serum_dg[i]
-      writer.writerow(
-        [
-          seq,
-          int(result.cluster[i]),
-          f'{t_dg:.6f}',
-          f'{s_dg:.6f}',
-          f'{10.0**t_dg:.6g}',
-          f'{10.0**s_dg:.6g}',
-          int(result.is_parent[i]),
-        ]
-      )
+    writer.writerow(columns)
+    writer.writerows(rows)
+
+
+def _energies(target_dg, serum_dg):
+  """The dG and Kd cells of one row, in the truth files' number format."""
+  return [
+    f'{target_dg:.6f}',
+    f'{serum_dg:.6f}',
+    f'{10.0**target_dg:.6g}',
+    f'{10.0**serum_dg:.6g}',
+  ]
+
+
+def _write_ground_truth(result, path):
+  rows = (
+    [seq, int(result.cluster[i])]
+    + _energies(result.target_dg[i], result.serum_dg[i])
+    + [int(result.is_parent[i])]
+    for i, seq in enumerate(result.sequences)
+  )
+  _write_csv_gz(path, GROUND_TRUTH_COLUMNS, rows)
 
 
 def _write_unseen(unseen, path):
-  with (
-    gzip.GzipFile(path, 'wb', mtime=0) as raw,
-    io.TextIOWrapper(raw, newline='') as f,
-  ):
-    writer = csv.writer(f, lineterminator='\n')
-    writer.writerow(UNSEEN_COLUMNS)
-    for i, seq in enumerate(unseen.sequences):
-      t_dg, s_dg = unseen.target_dg[i], unseen.serum_dg[i]
-      writer.writerow(
-        [
-          seq,
-          unseen.kind[i],
-          int(unseen.hamming[i]),
-          unseen.seed_sequence[i],
-          f'{t_dg:.6f}',
-          f'{s_dg:.6f}',
-          f'{10.0**t_dg:.6g}',
-          f'{10.0**s_dg:.6g}',
-        ]
-      )
+  rows = (
+    [seq, unseen.kind[i], int(unseen.hamming[i]), unseen.seed_sequence[i]]
+    + _energies(unseen.target_dg[i], unseen.serum_dg[i])
+    for i, seq in enumerate(unseen.sequences)
+  )
+  _write_csv_gz(path, UNSEEN_COLUMNS, rows)
