@@ -1,0 +1,242 @@
+"""Model quality against simulated truth, on every experiment-design scenario.
+
+For each scenario of `simulation.scenarios` (or those named with
+`--scenarios`), simulates the dataset, runs the whole pipeline with the
+default configuration (`python -m pipeline.local_runner --input_dir=...`, a
+subprocess, as a user runs it), and records:
+
+  * the blessing, and the failed gates when not blessed;
+  * the count-derived affinity metrics the Evaluator computed on the test
+    split (`affinity/auc_hits_strictest`, `affinity/spearman_enrichment`)
+    and the mean count metric `auc/true_top_1p`;
+  * the served affinity's truth scores (`tools.truth_scoring.score_run`):
+    ROC-AUC for the true top 1% and Spearman on the test split, on unseen
+    random sequences and on unseen point mutants of the top binders, each
+    against the truth of the molecule its latent carries;
+  * with `--num_replicas N > 1`, the spread of the test-split truth AUC
+    over the replicas (`--num_replicas` of the runner; the first replica
+    is the one evaluated and served).
+
+Scores come from the Trainer's exported model, so a run that is not
+blessed is still measured. Chance is 0.5 AUC and 0 Spearman; a predictor
+that knew the truth would score 1.0 on every set.
+
+Usage: python benchmarks/model_quality.py [--scenarios demo,selex]
+  [--work_dir DIR] [--json PATH] [--num_replicas N]
+"""
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Dict
+from typing import List
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_model_analysis as tfma  # noqa: E402
+
+from components.evaluation import affinity_metrics  # noqa: E402
+from components.evaluation import validation_messages  # noqa: E402
+from pipeline import configs  # noqa: E402
+from pipeline import local_runner  # noqa: E402
+import simulation  # noqa: E402
+from simulation import scenarios as scenarios_lib  # noqa: E402
+from tools import run_artifacts  # noqa: E402
+from tools import truth_scoring  # noqa: E402
+
+
+@dataclasses.dataclass
+class Row:
+  """One scenario's measurements."""
+
+  scenario: str
+  examples: int
+  minutes: float
+  blessed: bool
+  failed: List[str]
+  count_auc: float
+  evidence: Dict[str, Dict[str, float]]
+  truth: List[Dict]
+  replica_aucs: List[float]
+
+
+def _simulate(name: str, directory: str) -> int:
+  if not os.path.exists(os.path.join(directory, 'experiment.pbtxt')):
+    result = simulation.simulate(scenarios_lib.configure(name))
+    simulation.write_dataset(result, directory)
+  files = sorted(glob.glob(os.path.join(directory, '*.tfrecord.gz')))
+  return sum(1 for _ in tf.data.TFRecordDataset(files, 'GZIP'))
+
+
+def _run_pipeline(data: str, save_base: str, name: str, replicas: int):
+  command = [
+    sys.executable,
+    '-m',
+    'pipeline.local_runner',
+    f'--input_dir={data}',
+    f'--save_base={save_base}',
+    f'--run_name={name}',
+    f'--num_replicas={replicas}',
+  ]
+  log = os.path.join(save_base, f'{name}.console.txt')
+  os.makedirs(save_base, exist_ok=True)
+  with open(log, 'w') as out:
+    status = subprocess.call(command, cwd=REPO, stdout=out, stderr=out)
+  if status:
+    raise RuntimeError(f'{" ".join(command)} failed ({status}); see {log}')
+
+
+def _evaluator_metrics(evaluation_uri: str):
+  """(mean count auc/true_top_1p, {affinity output: {metric: value}})."""
+  count_auc, evidence = float('nan'), {}
+  for metrics in tfma.load_metrics(evaluation_uri):
+    if metrics.slice_key.single_slice_keys:
+      continue
+    for kv in metrics.metric_keys_and_values:
+      key, value = kv.key, kv.value.double_value.value
+      if key.name == 'auc/true_top_1p' and not key.output_name:
+        count_auc = value
+      if key.name in (
+        affinity_metrics.HEADLINE_AUC,
+        affinity_metrics.SPEARMAN_ENRICHMENT,
+      ):
+        evidence.setdefault(key.output_name, {})[key.name] = value
+  return count_auc, evidence
+
+
+def _trainer_models(options) -> List[str]:
+  """Format-Serving dirs of every Trainer (replica) of the latest run."""
+  models = []
+  for node in ['Trainer'] + [
+    f'Trainer_{k:02d}' for k in range(1, options.num_replicas)
+  ]:
+    artifact = run_artifacts.latest_output(
+      options.metadata_path, configs.PIPELINE_NAME, node, type_name='Model'
+    )
+    models.append(os.path.join(artifact.uri, 'Format-Serving'))
+  return models
+
+
+def measure(name: str, work_dir: str, replicas: int) -> Row:
+  data = os.path.join(work_dir, 'data', name)
+  examples = _simulate(name, data)
+  save_base = os.path.join(work_dir, 'runs')
+  start = time.monotonic()
+  _run_pipeline(data, save_base, name, replicas)
+  minutes = (time.monotonic() - start) / 60
+  options = local_runner.RunOptions(
+    save_base=save_base, run_name=name, num_replicas=replicas
+  )
+  evaluation = local_runner.latest_artifact(
+    options, 'ModelEvaluation', 'Evaluator'
+  )
+  count_auc, evidence = _evaluator_metrics(evaluation.uri)
+  models = _trainer_models(options)
+  scores = truth_scoring.score_run(
+    options.run_dir, unseen=True, dataset_dir=data, model_dir=models[0]
+  )
+  replica_aucs = []
+  for model in models[1:]:
+    replica = truth_scoring.score_run(
+      options.run_dir, dataset_dir=data, model_dir=model
+    )
+    replica_aucs += [s.auc_true_top_1p for s in replica.scores[:1]]
+  if replica_aucs:
+    replica_aucs.insert(0, scores.scores[0].auc_true_top_1p)
+  return Row(
+    scenario=name,
+    examples=examples,
+    minutes=round(minutes, 1),
+    blessed=bool(local_runner.latest_blessing(options)),
+    failed=validation_messages.evaluation_failures(evaluation.uri),
+    count_auc=count_auc,
+    evidence=evidence,
+    truth=[s.as_dict() for s in scores.scores],
+    replica_aucs=replica_aucs,
+  )
+
+
+def _fmt(value) -> str:
+  return 'n/a' if value is None or value != value else f'{value:.3f}'
+
+
+def markdown(rows: List[Row]) -> str:
+  """The RESULTS.md table: one line per scenario and served affinity."""
+  lines = [
+    '| scenario | served affinity (truth) | test AUC / Spearman | unseen '
+    'random AUC / Spearman | unseen mutants AUC / Spearman | evidence '
+    'auc_hits_strictest / spearman_enrichment | count auc/true_top_1p | '
+    'replica SD of test AUC | blessed |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ]
+  for row in rows:
+    by_output = {}
+    for score in row.truth:
+      if score['truth'] != truth_scoring.truths_of(score['molecule'])[-1]:
+        continue
+      by_output.setdefault((score['output'], score['truth']), {})[
+        score['sequence_set']
+      ] = score
+    for (output, truth), sets in sorted(by_output.items()):
+
+      def pair(name, sets=sets):
+        s = sets.get(name)
+        if not s:
+          return 'n/a'
+        return f'{_fmt(s["auc_true_top_1p"])} / {_fmt(s["spearman"])}'
+
+      evidence = row.evidence.get(output, {})
+      spread = 'n/a'
+      if len(row.replica_aucs) > 1:
+        mean = sum(row.replica_aucs) / len(row.replica_aucs)
+        var = sum((a - mean) ** 2 for a in row.replica_aucs) / (
+          len(row.replica_aucs) - 1
+        )
+        spread = f'{var**0.5:.3f} (n={len(row.replica_aucs)})'
+      blessed = 'yes' if row.blessed else 'no: ' + '; '.join(row.failed)
+      lines.append(
+        f'| `{row.scenario}` | `{output}` ({truth}) | '
+        f'{pair(truth_scoring.HELD_OUT)} | {pair(truth_scoring.UNSEEN_RANDOM)} '
+        f'| {pair(truth_scoring.UNSEEN_MUTANTS)} | '
+        f'{_fmt(evidence.get(affinity_metrics.HEADLINE_AUC))} / '
+        f'{_fmt(evidence.get(affinity_metrics.SPEARMAN_ENRICHMENT))} | '
+        f'{_fmt(row.count_auc)} | {spread} | {blessed} |'
+      )
+  return '\n'.join(lines)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument(
+    '--scenarios',
+    default=','.join(scenarios_lib.SCENARIOS),
+    help='comma-separated scenario names (default: all)',
+  )
+  parser.add_argument('--work_dir', default='/tmp/aptamer_model_quality')
+  parser.add_argument('--json', default='')
+  parser.add_argument('--num_replicas', type=int, default=1)
+  args = parser.parse_args()
+  rows = []
+  for name in filter(None, args.scenarios.split(',')):
+    print(f'scenario {name}: simulating and running the pipeline', flush=True)
+    row = measure(name, args.work_dir, args.num_replicas)
+    print(
+      f'  {row.examples} examples, {row.minutes} min, blessed {row.blessed}',
+      flush=True,
+    )
+    rows.append(row)
+  print(markdown(rows))
+  if args.json:
+    with open(args.json, 'w') as f:
+      json.dump([dataclasses.asdict(r) for r in rows], f, indent=1)
+
+
+if __name__ == '__main__':
+  main()
