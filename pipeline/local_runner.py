@@ -157,6 +157,18 @@ def run(options: RunOptions) -> None:
         f'Running pipeline {pipeline.pipeline_info.pipeline_name!r} into '
         f'{options.run_dir}'
       )
+      # A gzip file cut at a record boundary reads as a shorter valid file
+      # in Beam: check every input before ingesting, so none is silently
+      # half-read.
+      bad = record_check.first_bad_record(
+        tf.io.gfile.glob(
+          run_options.join_uri(
+            resolve_input_dir(options), configs.EXAMPLES_PATTERN
+          )
+        )
+      )
+      if bad is not None:
+        raise InputError(bad.describe())
       try:
         tfx.orchestration.LocalDagRunner().run(pipeline)
       except Exception as e:
