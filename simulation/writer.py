@@ -9,6 +9,10 @@
   unseen_sequences.csv.gz               sequences outside the library with
                                         their true energies
                                         (simulation/unseen.py)
+  truth_model.json                      the landscape and its parameters,
+                                        so that the truth of any other
+                                        sequence can be computed
+                                        (simulation/oracle.py)
 
 Only observed members (a read in some column) become Examples, as in real
 sequencing data; ground_truth.csv.gz lists every member. The dataset is written
@@ -29,11 +33,12 @@ import numpy as np
 import tensorflow as tf
 
 from schema import experiment as experiment_lib
+from simulation import oracle
 from simulation.simulator import SimulationResult
 from simulation.unseen import UNSEEN_COLUMNS
 from simulation.unseen import UNSEEN_FILENAME
 
-GROUND_TRUTH_FILENAME = 'ground_truth.csv.gz'
+GROUND_TRUTH_FILENAME = oracle.GROUND_TRUTH_FILENAME
 GROUND_TRUTH_COLUMNS = (
   'sequence',
   'cluster',
@@ -144,6 +149,8 @@ def _write_files(result, directory):
   _write_ground_truth(result, os.path.join(directory, GROUND_TRUTH_FILENAME))
   if result.unseen is not None:
     _write_unseen(result.unseen, os.path.join(directory, UNSEEN_FILENAME))
+  with open(os.path.join(directory, oracle.TRUTH_MODEL_FILENAME), 'w') as f:
+    f.write(oracle.TruthModel.of(result.config).to_json())
   return names
 
 

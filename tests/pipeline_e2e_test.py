@@ -1,112 +1,38 @@
 """End-to-end: the whole pipeline on the bundled simulated dataset.
 
-One module fixture runs LocalDagRunner three times in one directory and
-records what each run left: a first run that trains, blesses and pushes; an
+The session fixture `demo_runs` (tests/demo_runs.py) runs LocalDagRunner
+three times in one directory and records what each run left: a first run that trains, blesses and pushes; an
 identical second run served from the cache; a third with an impossible
 blessing threshold, which must not push. Each test asserts on that record,
 so the tests do not depend on the order they run in.
 """
 
-import contextlib
-import dataclasses
-import io
 import os
-from typing import List
-from typing import Optional
 
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
+import demo_runs
 import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
-from tfx import v1 as tfx
 
 from components.config import keys
 from components.evaluation import validation_messages
 from pipeline import local_runner
 from tools import truth_scoring
 
-_COMPONENTS = (
-  'ImportExampleGen',
-  'StatisticsGen',
-  'ExperimentSchemaGen',
-  'ExampleValidator',
-  'DataContractCheck',
-  'Transform',
-  'Trainer',
-  'Evaluator',
-  'Pusher',
-)
-# Everything before the Evaluator depends only on data and parameters.
-_CACHEABLE = _COMPONENTS[:7]
+COMPONENTS = demo_runs.COMPONENTS
+CACHEABLE = demo_runs.CACHEABLE
 
 
-def _executions(options, component) -> List[str]:
-  """Executor runs of one component (cached runs do not add one)."""
-  path = os.path.join(
-    options.pipeline_root, component, '.system', 'executor_execution'
-  )
-  return sorted(os.listdir(path)) if os.path.isdir(path) else []
-
-
-def _cached_execution_count(options) -> int:
-  config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
-    options.metadata_path
-  )
-  store = metadata_store.MetadataStore(config)
-  return sum(
-    e.last_known_state == metadata_store_pb2.Execution.CACHED
-    for e in store.get_executions()
-  )
-
-
-@dataclasses.dataclass
-class _RunRecord:
-  """What one run left behind."""
-
-  console: str
-  executions: dict
-  cached: int
-  blessed: Optional[bool]
-  pushed: List[str]  # Serving model versions, sorted.
-  latest_pushed: Optional[str]
-
-
-def _run(options) -> _RunRecord:
-  console = io.StringIO()
-  with contextlib.redirect_stdout(console):
-    local_runner.run(options)
-  serving = options.serving_model_dir
-  return _RunRecord(
-    console=console.getvalue(),
-    executions={c: len(_executions(options, c)) for c in _COMPONENTS},
-    cached=_cached_execution_count(options),
-    blessed=local_runner.latest_blessing(options),
-    pushed=sorted(os.listdir(serving)) if os.path.isdir(serving) else [],
-    latest_pushed=local_runner.latest_pushed_model(options),
-  )
-
-
-@pytest.fixture(scope='module')
-def runs(tmp_path_factory):
-  """The three runs, in order, with what each left."""
-  options = local_runner.RunOptions(
-    save_base=str(tmp_path_factory.mktemp('runs')), run_name='e2e'
-  )
-  strict = dataclasses.replace(options, min_auc_true_top_1p=1.01)
-  return {
-    'options': options,
-    'first': _run(options),
-    'second': _run(options),
-    'strict': _run(strict),
-  }
+@pytest.fixture
+def runs(demo_runs):
+  return demo_runs
 
 
 @pytest.mark.e2e
 def test_first_run_trains_blesses_and_pushes(runs):
   first = runs['first']
-  assert first.executions == {c: 1 for c in _COMPONENTS}
+  assert first.executions == {c: 1 for c in COMPONENTS}
   assert first.blessed is True
   assert len(first.pushed) == 1
   pushed = first.latest_pushed
@@ -134,9 +60,9 @@ def test_pushed_model_recovers_true_binders(runs):
 @pytest.mark.e2e
 def test_second_run_is_served_from_the_cache(runs):
   second = runs['second']
-  for component in _CACHEABLE:
+  for component in CACHEABLE:
     assert second.executions[component] == 1, component
-  assert second.cached >= len(_CACHEABLE)
+  assert second.cached >= len(CACHEABLE)
   # The same model against itself as the new baseline is blessed again,
   # and the Pusher ran again for that blessing.
   assert second.blessed is True
