@@ -1,0 +1,1 @@
+"""Using a blessed model: scoring sequences and designing new aptamers."""
