@@ -1,0 +1,1 @@
+"""FASTQ reading and per-read quality control, before counting sequences."""

@@ -1,0 +1,434 @@
+"""Per-read quality control: cut the variable region out of a read or pair.
+
+The rules follow the original `fastq_to_sstable.py` flags (MODEL_SPEC.md
+5.1), with the primer search it leaves implicit made explicit. Both primers
+are on the variable region's strand (MODEL_SPEC.md 1.1: the aptamer is
+forward_primer + region + reverse_primer), so R1 reads
+
+  forward_primer, region, reverse_primer, then adapter (read-through)
+
+and R2, the other strand read from the other end, reads
+
+  revcomp(reverse_primer), revcomp(region), revcomp(forward_primer), ...
+
+One read, in order (the first rule that applies gives the fate):
+
+1. The leading primer (R1: forward; R2: revcomp of reverse) is compared with
+   the read at start offsets 0..max_primer_offset (a few bases of phasing or
+   stagger); the offset with the fewest substitutions wins (the smallest on
+   ties), and more than max_primer_mismatches substitutions there ->
+   NO_PRIMER.
+2. The trailing primer is searched at every position from the end of the
+   leading primer on; the first (leftmost) position where it matches with at
+   most max_primer_mismatches substitutions ends the region. Near the end of
+   the read only the primer's first bases are visible: a partial match counts
+   when at least min_trailing_primer_bases bases are compared. No match ->
+   NO_PRIMER. The leftmost match is the right one: a false match inside a
+   40-nt region has to match a whole 20-nt primer, while the partial matches
+   that are easy to hit by chance lie beyond the true position.
+3. A region shorter or longer than sequence_length -> TOO_SHORT / TOO_LONG
+   (an indel, or a primer dimer with no region at all).
+4. Any base other than A/C/G/T in the region -> HAS_N.
+5. More than max_bad_bases region bases with quality below
+   base_quality_threshold, or a mean region quality below min_mean_quality
+   -> LOW_QUALITY. Otherwise OKAY.
+
+A pair: both reads go through steps 1-3 (R1's fate first). R2's region is
+reverse-complemented (its qualities reversed) and the consensus of the two
+regions is built base by base:
+
+- where they agree: that base, with the higher of the two qualities (the
+  max, not the sum: the two reads of one molecule share its PCR errors, so
+  their agreement is not two independent observations, and the max stays on
+  the 0-41 scale the thresholds are set for);
+- where they disagree (an N counts as a disagreement): the base of the
+  higher-quality read (R1's on a tie), with quality = the difference of the
+  two qualities, so two confident reads that disagree give a base of low
+  quality, not a confident one.
+
+More than max_pair_dissimilarity disagreements -> BAD_PAIR (this catches
+pairs whose mates come from different molecules). Steps 4 and 5 then apply
+to the consensus.
+
+Everything here is a pure function of its arguments: the functions pickle
+and can run inside a Beam DoFn.
+"""
+
+import dataclasses
+import enum
+from typing import Optional
+from typing import Tuple
+from typing import Union
+
+import numpy as np
+
+from components.data.fastq import records
+
+_BASES = 'ACGT'
+_COMPLEMENT = str.maketrans('ACGTNacgtn', 'TGCANtgcan')
+# Phred+33 '~' is Q93, the largest score a quality character can hold.
+_MAX_QUALITY = records.MAX_PHRED
+
+
+class ReadQcConfigError(ValueError):
+  """A ReadQcConfig field is invalid."""
+
+
+class Fate(str, enum.Enum):
+  """What happened to a read or pair.
+
+  OKAY: counted. NO_PRIMER: a primer is missing or has too many
+  substitutions. TOO_SHORT / TOO_LONG: the region between the primers is
+  not sequence_length long. HAS_N: the region holds a base other than
+  A/C/G/T. LOW_QUALITY: the region fails the per-base or mean quality
+  filter. BAD_PAIR: R1 and R2 disagree at too many positions.
+  """
+
+  OKAY = 'okay'
+  NO_PRIMER = 'no_primer'
+  TOO_SHORT = 'too_short'
+  TOO_LONG = 'too_long'
+  HAS_N = 'has_n'
+  LOW_QUALITY = 'low_quality'
+  BAD_PAIR = 'bad_pair'
+
+
+FATES = tuple(Fate)
+
+
+def reverse_complement(sequence: str) -> str:
+  """The reverse complement; bases other than ACGT map to themselves."""
+  return sequence.translate(_COMPLEMENT)[::-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadQcConfig:
+  """The read filters. Defaults are the original's flags (MODEL_SPEC 5.1).
+
+  Attributes:
+    forward_primer: the experiment's forward primer (region strand).
+    reverse_primer: the experiment's reverse primer (region strand).
+    sequence_length: the exact length of the variable region.
+    base_quality_threshold: a region base scoring below this is bad.
+    max_bad_bases: at most this many bad bases pass (one more fails).
+    min_mean_quality: the region's mean quality must be at least this.
+    max_pair_dissimilarity: at most this many R1/R2 disagreements pass.
+    max_primer_mismatches: substitutions allowed in each primer (not a flag
+      of the original, whose primer matching is not public; 2 of 20 bases
+      tolerates sequencing errors while a random 20-mer matches with
+      probability ~1e-9).
+    max_primer_offset: the leading primer may start at offsets 0..this.
+    min_trailing_primer_bases: the fewest trailing-primer bases a match
+      needs when the read ends inside that primer.
+    max_expected_errors: optional, not in the original (None: off). The
+      region fails (LOW_QUALITY) when the sum of its bases' error
+      probabilities, sum 10^(-Q/10), exceeds this. The original's filters
+      pass a consensus with a base where two confident reads disagreed
+      (quality = the difference, near 0: a coin flip), and single reads
+      with a few bad cycles; this filter rejects them (0.5 rejects any
+      base of quality 3 or lower).
+  """
+
+  forward_primer: str
+  reverse_primer: str
+  sequence_length: int = 40
+  base_quality_threshold: int = 20
+  max_bad_bases: int = 5
+  min_mean_quality: float = 30.0
+  max_pair_dissimilarity: int = 5
+  max_primer_mismatches: int = 2
+  max_primer_offset: int = 3
+  min_trailing_primer_bases: int = 10
+  max_expected_errors: Optional[float] = None
+  # Derived: the primers as searched in R1 and in R2.
+  r1_primers: '_Primers' = dataclasses.field(
+    init=False, repr=False, compare=False
+  )
+  r2_primers: '_Primers' = dataclasses.field(
+    init=False, repr=False, compare=False
+  )
+
+  def __post_init__(self):
+    for name in ('forward_primer', 'reverse_primer'):
+      primer = getattr(self, name)
+      if not isinstance(primer, str) or not primer:
+        raise ReadQcConfigError(f'{name} must be a non-empty string')
+      if set(primer) - set(_BASES):
+        raise ReadQcConfigError(
+          f'{name}={primer!r} may hold only the bases A, C, G and T'
+        )
+    _check_int(self, 'sequence_length', 1, None)
+    _check_int(self, 'base_quality_threshold', 0, _MAX_QUALITY)
+    _check_int(self, 'max_bad_bases', 0, None)
+    _check_int(self, 'max_pair_dissimilarity', 0, None)
+    _check_int(self, 'max_primer_offset', 0, None)
+    shortest = min(len(self.forward_primer), len(self.reverse_primer))
+    _check_int(self, 'max_primer_mismatches', 0, shortest - 1)
+    _check_int(
+      self, 'min_trailing_primer_bases', self.max_primer_mismatches + 1, None
+    )
+    mean = self.min_mean_quality
+    if isinstance(mean, bool) or not isinstance(mean, (int, float)):
+      raise ReadQcConfigError('min_mean_quality must be a number')
+    if not 0 <= mean <= _MAX_QUALITY:
+      raise ReadQcConfigError(
+        f'min_mean_quality={mean} must lie in [0, {_MAX_QUALITY}]'
+      )
+    errors = self.max_expected_errors
+    if errors is not None and (
+      isinstance(errors, bool)
+      or not isinstance(errors, (int, float))
+      or not errors >= 0
+    ):
+      raise ReadQcConfigError(
+        f'max_expected_errors={errors!r} must be None or a number >= 0'
+      )
+    forward, reverse = self.forward_primer, self.reverse_primer
+    offset = self.max_primer_offset
+    # Frozen dataclass: derived fields are set once, here.
+    object.__setattr__(
+      self, 'r1_primers', _Primers.make(forward, reverse, offset)
+    )
+    object.__setattr__(
+      self,
+      'r2_primers',
+      _Primers.make(
+        reverse_complement(reverse), reverse_complement(forward), offset
+      ),
+    )
+
+
+def _check_int(config, name, low, high):
+  value = getattr(config, name)
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise ReadQcConfigError(f'{name}={value!r} must be an integer')
+  if value < low or (high is not None and value > high):
+    bound = f'[{low}, {high}]' if high is not None else f'>= {low}'
+    raise ReadQcConfigError(f'{name}={value} must be {bound}')
+
+
+def _codes(sequence: str) -> np.ndarray:
+  return np.frombuffer(sequence.encode('ascii'), np.uint8)
+
+
+# Reads up to this long take the precomputed-index path; longer ones (rare)
+# the general sliding-window one.
+_INDEXED_READ_LENGTH = 320
+_VALID_BASE = np.zeros(256, bool)
+_VALID_BASE[_codes(_BASES)] = True
+# Phred score -> error probability, 10^(-Q/10).
+_ERROR_PROBABILITY = 10.0 ** (np.arange(_MAX_QUALITY + 1) / -10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Primers:
+  """The primers as codes, with gather indices for the primer search."""
+
+  leading_text: str
+  leading: np.ndarray
+  trailing: np.ndarray
+  leading_index: np.ndarray  # [max_offset + 1, len(leading)]
+  trailing_index: np.ndarray  # [_INDEXED_READ_LENGTH, len(trailing)]
+
+  @classmethod
+  def make(cls, leading: str, trailing: str, max_offset: int) -> '_Primers':
+    return cls(
+      leading,
+      _codes(leading),
+      _codes(trailing),
+      np.add.outer(np.arange(max_offset + 1), np.arange(len(leading))),
+      np.add.outer(np.arange(_INDEXED_READ_LENGTH), np.arange(len(trailing))),
+    )
+
+
+def _leading_mismatches(read: np.ndarray, primers: _Primers) -> np.ndarray:
+  """Substitutions of the leading primer at offsets 0..max_primer_offset."""
+  index = primers.leading_index
+  if len(read) < index[-1, -1] + 1:
+    offsets = len(read) - len(primers.leading) + 1
+    if offsets <= 0:
+      return np.zeros(0, np.int64)
+    index = index[:offsets]
+  return np.count_nonzero(read[index] != primers.leading, axis=1)
+
+
+def _trailing_mismatches(
+  tail: np.ndarray, primers: _Primers, candidates: int
+) -> np.ndarray:
+  """Substitutions of the trailing primer at each start in `tail`.
+
+  Bases beyond the tail's end are not compared (zero padding).
+  """
+  trail = len(primers.trailing)
+  padded = np.zeros(len(tail) + trail, np.uint8)
+  padded[: len(tail)] = tail
+  if candidates <= _INDEXED_READ_LENGTH:
+    windows = padded[primers.trailing_index[:candidates]]
+  else:
+    windows = np.lib.stride_tricks.sliding_window_view(padded, trail)
+    windows = windows[:candidates]
+  return np.count_nonzero(
+    (windows != primers.trailing) & (windows != 0), axis=1
+  )
+
+
+def _locate(
+  sequence: str, primers: _Primers, config
+) -> Union[Fate, Tuple[int, int]]:
+  """(start, end) of the region in the read, or the fate that ends it."""
+  lead = len(primers.leading)
+  if sequence.startswith(primers.leading_text):
+    # Fast path: an exact primer at offset 0 is the best match there is.
+    start = lead
+    read = None
+  else:
+    read = _codes(sequence)
+    mismatches = _leading_mismatches(read, primers)
+    if not mismatches.size:
+      return Fate.NO_PRIMER
+    best = int(np.argmin(mismatches))
+    if mismatches[best] > config.max_primer_mismatches:
+      return Fate.NO_PRIMER
+    start = best + lead
+  candidates = len(sequence) - start - config.min_trailing_primer_bases + 1
+  if candidates <= 0:
+    return Fate.NO_PRIMER
+  tail = _codes(sequence[start:]) if read is None else read[start:]
+  mismatches = _trailing_mismatches(tail, primers, candidates)
+  found = mismatches <= config.max_primer_mismatches
+  if not found.any():
+    return Fate.NO_PRIMER
+  return start, start + int(np.argmax(found))
+
+
+def _length_fate(start: int, end: int, config) -> Optional[Fate]:
+  length = end - start
+  if length < config.sequence_length:
+    return Fate.TOO_SHORT
+  if length > config.sequence_length:
+    return Fate.TOO_LONG
+  return None
+
+
+def _region_fate(bases: np.ndarray, quality: np.ndarray, config) -> Fate:
+  """Steps 4 and 5 on a region of the right length."""
+  if not _VALID_BASE[bases].all():
+    return Fate.HAS_N
+  bad = np.count_nonzero(quality < config.base_quality_threshold)
+  if bad > config.max_bad_bases:
+    return Fate.LOW_QUALITY
+  if quality.mean() < config.min_mean_quality:
+    return Fate.LOW_QUALITY
+  limit = config.max_expected_errors
+  if limit is not None and _ERROR_PROBABILITY[quality].sum() > limit:
+    return Fate.LOW_QUALITY
+  return Fate.OKAY
+
+
+def _quality(quality: str) -> np.ndarray:
+  """Phred+33 scores as int16 (records.phred_scores' checks, but faster)."""
+  scores = np.frombuffer(quality.encode('ascii'), np.uint8).astype(np.int16)
+  scores -= records.PHRED_OFFSET
+  if scores.size and scores.min() < 0:
+    records.phred_scores(quality)  # Raises, naming the character.
+  return scores
+
+
+def classify_read(
+  sequence: str, quality: str, config: ReadQcConfig
+) -> Tuple[Fate, Optional[str]]:
+  """The fate of one forward (R1) read and its region when OKAY.
+
+  Args:
+    sequence: the read's bases (lower case is taken as upper case).
+    quality: its Phred+33 quality string.
+    config: the filters.
+
+  Returns:
+    (fate, the variable region, or None unless fate is OKAY).
+  """
+  sequence = sequence.upper()
+  located = _locate(sequence, config.r1_primers, config)
+  if isinstance(located, Fate):
+    return located, None
+  start, end = located
+  fate = _length_fate(start, end, config)
+  if fate is not None:
+    return fate, None
+  region = sequence[start:end]
+  fate = _region_fate(_codes(region), _quality(quality[start:end]), config)
+  return fate, (region if fate is Fate.OKAY else None)
+
+
+def consensus(
+  bases1: np.ndarray,
+  quality1: np.ndarray,
+  bases2: np.ndarray,
+  quality2: np.ndarray,
+) -> Tuple[np.ndarray, np.ndarray, int]:
+  """The consensus of two aligned regions on the same strand.
+
+  Args:
+    bases1: [L] uint8 ASCII bases of R1's region.
+    quality1: [L] its qualities.
+    bases2: [L] bases of revcomp(R2)'s region.
+    quality2: [L] its qualities (reversed to match).
+
+  Returns:
+    (bases, qualities, number of disagreements); see the module docstring.
+  """
+  q1 = quality1.astype(np.int16)
+  q2 = quality2.astype(np.int16)
+  agree = bases1 == bases2
+  bases = np.where(q2 > q1, bases2, bases1)
+  quality = np.where(agree, np.maximum(q1, q2), np.abs(q1 - q2))
+  return bases, quality, int(np.count_nonzero(~agree))
+
+
+def classify_pair(
+  sequence1: str,
+  quality1: str,
+  sequence2: str,
+  quality2: str,
+  config: ReadQcConfig,
+) -> Tuple[Fate, Optional[str]]:
+  """The fate of a read pair and its consensus region when OKAY.
+
+  Args:
+    sequence1: R1's bases (the region's strand).
+    quality1: R1's Phred+33 qualities.
+    sequence2: R2's bases (the other strand, read from the other end).
+    quality2: R2's Phred+33 qualities.
+    config: the filters.
+
+  Returns:
+    (fate, the consensus region, or None unless fate is OKAY).
+  """
+  sequence1 = sequence1.upper()
+  sequence2 = sequence2.upper()
+  located1 = _locate(sequence1, config.r1_primers, config)
+  if isinstance(located1, Fate):
+    return located1, None
+  fate = _length_fate(*located1, config)
+  if fate is not None:
+    return fate, None
+  located2 = _locate(sequence2, config.r2_primers, config)
+  if isinstance(located2, Fate):
+    return located2, None
+  fate = _length_fate(*located2, config)
+  if fate is not None:
+    return fate, None
+  start1, end1 = located1
+  start2, end2 = located2
+  bases, quality, disagreements = consensus(
+    _codes(sequence1[start1:end1]),
+    _quality(quality1[start1:end1]),
+    _codes(reverse_complement(sequence2[start2:end2])),
+    _quality(quality2[start2:end2])[::-1],
+  )
+  if disagreements > config.max_pair_dissimilarity:
+    return Fate.BAD_PAIR, None
+  fate = _region_fate(bases, quality, config)
+  if fate is not Fate.OKAY:
+    return fate, None
+  return fate, bases.tobytes().decode('ascii')

@@ -1,0 +1,268 @@
+"""Streaming FASTQ records from plain or gzip files, single or paired.
+
+A record is four lines: `@<id>`, the bases, `+[<id>]`, the qualities (one
+character per base, Phred+33). Gzip is detected by the magic bytes, not by
+the file name. Every problem raises `FastqError` naming the file, the record
+number (from 1) and, where one applies, the line number (from 1); records
+before the problem have been yielded already, so a reader that stops at the
+error has seen exactly the good prefix.
+
+The functions are pure and hold no state between calls, so a Beam DoFn can
+call them. Files are opened with `open(path, 'rb')` unless an `open_binary`
+callable is passed (e.g. `tf.io.gfile.GFile` or Beam's
+`FileSystems.open` for remote paths).
+"""
+
+import gzip
+from typing import BinaryIO
+from typing import Callable
+from typing import Iterable
+from typing import Iterator
+from typing import NamedTuple
+from typing import Optional
+from typing import Sequence
+from typing import Tuple
+import zlib
+
+import numpy as np
+
+GZIP_MAGIC = b'\x1f\x8b'
+PHRED_OFFSET = 33
+# Phred+33 characters run from '!' (Q0) to '~' (Q93).
+MAX_PHRED = 93
+
+OpenBinary = Callable[[str], BinaryIO]
+
+
+class FastqError(ValueError):
+  """A FASTQ file (or pair of files) that cannot be read as records."""
+
+
+class FastqRecord(NamedTuple):
+  """One FASTQ record.
+
+  Attributes:
+    number: the record's position in its file, from 1.
+    read_id: the header line without the leading '@'.
+    sequence: the bases as written.
+    quality: the Phred+33 quality string, as long as `sequence`.
+  """
+
+  number: int
+  read_id: str
+  sequence: str
+  quality: str
+
+
+def _open_binary(path: str) -> BinaryIO:
+  return open(path, 'rb')
+
+
+def _open_stream(path: str, open_binary: OpenBinary) -> BinaryIO:
+  """The file's decompressed byte stream (gzip detected by magic bytes)."""
+  raw = open_binary(path)
+  magic = raw.read(2)
+  raw.seek(0)
+  if magic == GZIP_MAGIC:
+    return gzip.GzipFile(fileobj=raw, mode='rb')
+  return raw
+
+
+def read_fastq(
+  path: str, open_binary: Optional[OpenBinary] = None
+) -> Iterator[FastqRecord]:
+  """Yields the records of one FASTQ file, plain or gzip.
+
+  Args:
+    path: the file.
+    open_binary: opens `path` for binary reading (default: builtin open).
+
+  Yields:
+    FastqRecord, numbered from 1.
+
+  Raises:
+    FastqError: the file is empty, a record is malformed or incomplete, a
+      quality string's length differs from its sequence's, or the gzip
+      stream is truncated or corrupt.
+  """
+  last_good = 0
+  with _open_stream(path, open_binary or _open_binary) as stream:
+    try:
+      for record in _parse(path, stream):
+        last_good = record.number
+        yield record
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+      raise FastqError(
+        f'{path}: the gzip stream is truncated or corrupt ({e}) after '
+        f'record {last_good}, the last good record; record '
+        f'{last_good + 1} cannot be read. Copy or export the file again.'
+      ) from e
+
+
+def _parse(path: str, stream: BinaryIO) -> Iterator[FastqRecord]:
+  """The records of a decompressed stream (see read_fastq)."""
+  line_number = 0
+  number = 0
+  while True:
+    header = stream.readline()
+    line_number += 1
+    if not header:
+      break
+    header = header.rstrip(b'\r\n')
+    if not header:
+      _check_only_blank_lines_follow(path, stream, line_number, number)
+      break
+    number += 1
+    header_line = line_number
+    lines = []
+    for _ in range(3):
+      line = stream.readline()
+      if not line:
+        raise FastqError(
+          f'{path}: record {number} (line {header_line}) is incomplete: '
+          f'the file ends after {len(lines) + 1} of its 4 lines'
+        )
+      line_number += 1
+      lines.append(line.rstrip(b'\r\n'))
+    sequence, separator, quality = lines
+    if not header.startswith(b'@'):
+      raise FastqError(
+        f'{path}: record {number}, line {header_line}: a header must start '
+        f'with "@", found {_show(header)}'
+      )
+    if not separator.startswith(b'+'):
+      raise FastqError(
+        f'{path}: record {number}, line {header_line + 2}: the separator '
+        f'line must start with "+", found {_show(separator)} (is a record '
+        'missing a line?)'
+      )
+    if len(quality) != len(sequence):
+      raise FastqError(
+        f'{path}: record {number}, line {header_line + 3}: the quality '
+        f'string has {len(quality)} characters but the sequence has '
+        f'{len(sequence)} bases'
+      )
+    try:
+      yield FastqRecord(
+        number,
+        header[1:].decode('utf-8'),
+        sequence.decode('ascii'),
+        quality.decode('ascii'),
+      )
+    except UnicodeDecodeError as e:
+      raise FastqError(
+        f'{path}: record {number} (line {header_line}) holds a character '
+        f'that is not ASCII text ({e})'
+      ) from e
+  if number == 0:
+    raise FastqError(f'{path}: record 1: the file is empty (no FASTQ records)')
+
+
+def _check_only_blank_lines_follow(path, stream, line_number, number):
+  """Allows blank lines at the end of a file, and nowhere else."""
+  blank_line = line_number
+  for line in stream:
+    line_number += 1
+    if line.strip():
+      raise FastqError(
+        f'{path}: after record {number}, line {blank_line} is blank but '
+        f'line {line_number} holds more text: a record is broken there'
+      )
+
+
+def _show(line: bytes, limit: int = 40) -> str:
+  text = line.decode('ascii', 'replace')
+  return repr(text if len(text) <= limit else text[:limit] + '...')
+
+
+def pair_id(read_id: str) -> str:
+  """The part of a read id that names the pair.
+
+  Everything after the first whitespace is dropped (Casava 1.8 puts the
+  mate number there), and so is a trailing `/1` or `/2` (older Illumina).
+  """
+  parts = read_id.split(maxsplit=1)
+  name = parts[0] if parts else ''
+  if name.endswith(('/1', '/2')):
+    name = name[:-2]
+  return name
+
+
+def read_pairs(
+  r1_path: str, r2_path: str, open_binary: Optional[OpenBinary] = None
+) -> Iterator[Tuple[FastqRecord, FastqRecord]]:
+  """Yields the (R1, R2) records of a paired-end file pair, in step.
+
+  Args:
+    r1_path: the forward-read file.
+    r2_path: the reverse-read file.
+    open_binary: as for read_fastq.
+
+  Yields:
+    (r1_record, r2_record) with equal record numbers.
+
+  Raises:
+    FastqError: either file is broken (see read_fastq), the files hold
+      different numbers of records, or a pair's read ids differ.
+  """
+  r1_records = read_fastq(r1_path, open_binary)
+  r2_records = read_fastq(r2_path, open_binary)
+  number = 0
+  while True:
+    r1 = next(r1_records, None)
+    r2 = next(r2_records, None)
+    if r1 is None and r2 is None:
+      return
+    number += 1
+    if r1 is None or r2 is None:
+      ended, other = (r1_path, r2_path) if r1 is None else (r2_path, r1_path)
+      raise FastqError(
+        f'paired files {r1_path} (R1) and {r2_path} (R2) hold different '
+        f'numbers of records: {ended} ends after record {number - 1} but '
+        f'{other} has a record {number}'
+      )
+    if pair_id(r1.read_id) != pair_id(r2.read_id):
+      raise FastqError(
+        f'paired files {r1_path} (R1) and {r2_path} (R2): record {number} '
+        f'does not pair: R1 id {r1.read_id!r}, R2 id {r2.read_id!r} (are '
+        'the files out of order, or from different runs?)'
+      )
+    yield r1, r2
+
+
+def chain_files(
+  paths: Sequence[str], open_binary: Optional[OpenBinary] = None
+) -> Iterator[Tuple[str, FastqRecord]]:
+  """Yields (path, record) over the lanes of one read, file by file.
+
+  Record numbers restart at 1 in each file, so (path, number) names a
+  record exactly.
+  """
+  for path in paths:
+    for record in read_fastq(path, open_binary):
+      yield path, record
+
+
+def chain_pairs(
+  path_pairs: Iterable[Tuple[str, str]],
+  open_binary: Optional[OpenBinary] = None,
+) -> Iterator[Tuple[Tuple[str, str], FastqRecord, FastqRecord]]:
+  """Yields ((r1_path, r2_path), r1, r2) over the lanes of one read pair."""
+  for r1_path, r2_path in path_pairs:
+    for r1, r2 in read_pairs(r1_path, r2_path, open_binary):
+      yield (r1_path, r2_path), r1, r2
+
+
+def phred_scores(quality: str) -> np.ndarray:
+  """Decodes a Phred+33 quality string to uint8 scores.
+
+  Raises:
+    ValueError: a character is outside Phred+33 ('!' to '~').
+  """
+  codes = np.frombuffer(quality.encode('ascii'), np.uint8)
+  if codes.size and (codes.min() < PHRED_OFFSET or codes.max() > 126):
+    bad = next(c for c in quality if not PHRED_OFFSET <= ord(c) <= 126)
+    raise ValueError(
+      f'quality string {quality!r} holds {bad!r}, which is not Phred+33'
+    )
+  return codes - np.uint8(PHRED_OFFSET)
