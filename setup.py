@@ -42,6 +42,10 @@ setuptools.setup(
     'numpy==1.26.4',
     'protobuf==3.20.3',
     'viennarna==2.7.2',
+    # C++ Levenshtein distance for edit-distance clustering.
+    'rapidfuzz==3.14.5',
+    'scipy==1.12.0',
+    'pyarrow==10.0.1',
   ],
   extras_require={'test': ['pytest', 'ruff']},
   entry_points={
