@@ -1,0 +1,533 @@
+"""FastqExampleGen's Beam executor: FASTQ reads to counted, clustered examples.
+
+The Beam pipeline (the input source of TFX's ExampleGen, which then hashes
+the `cluster` feature into the output splits and writes them):
+
+  (read name, R1, R2) per file or pair -> ReadAndFilter: stream the file(s)
+      (records.py), classify every read or pair (read_qc.py)
+    |-- ((sequence, read name), n) -> CombinePerKey(sum) -> GroupBy sequence
+    |     -> (sequence, {read name: count})  ------------------------------+
+    |     -> (sequence, total) -> ToList -> Cluster (one DoFn, clustering.py)
+    |                                          -> (sequence, cluster id) --+
+    '-- per-file ReadStats -> ToList -> CheckPassRate: write statistics,    |
+          raise if a file's reads almost all fail ---(gate)--> Cluster,     |
+                                                        ToExample <- join -'
+
+ReadAndFilter counts okay reads per (sequence, read name) in a bounded
+dictionary (flushed every `_FLUSH_KEYS` keys), so what reaches the shuffle is
+one element per unique sequence and file rather than one per read; the
+CombinePerKey then sums across flushes, lanes and workers.
+
+Nothing half-written is published. The pass-rate check is a side input of
+the clustering and of the example builder, so no example exists before
+every file's statistics are in and checked: a failing check (or a broken
+FASTQ file, whose FastqError names the file and record) stops the pipeline
+before anything reaches the writer. Beam's writers may already have made
+their temporary folders by then; `Do` removes every `Split-*` folder of a
+failed execution (as TFX's launcher also does), keeps the statistics the
+check wrote, prints them, and re-raises.
+
+Statistics: `<examples uri>/read_statistics.json` and `.md` (beside the
+`Split-*` folders, not inside one), and a console table. Their JSON holds a
+row per file (pair) with its read name, paths, reads per fate and pass
+fraction, the sums per read name, and the grand total.
+"""
+
+import collections
+import dataclasses
+import json
+import os
+from typing import Any
+from typing import Dict
+from typing import Iterable
+from typing import List
+from typing import Optional
+from typing import Tuple
+
+from absl import logging
+import apache_beam as beam
+from google.protobuf import struct_pb2
+import numpy as np
+import tensorflow as tf
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+
+from components.data import clustering
+from components.data import fastq_dataset
+from components.data.fastq import read_qc as qc_lib
+from components.data.fastq import read_stats
+from components.data.fastq import records
+from schema import experiment as experiment_lib
+
+SEQUENCE_FEATURE = 'sequence'
+CLUSTER_FEATURE = 'cluster'
+# The one key of the Struct packed into ExampleGen's CustomConfig: a JSON
+# string of FastqConfig.to_dict() (JSON keeps ints ints; a Struct would
+# turn them into floats).
+CUSTOM_CONFIG_KEY = 'fastq_example_gen'
+STATISTICS_JSON = 'read_statistics.json'
+STATISTICS_MARKDOWN = 'read_statistics.md'
+# Private exec property, like ExampleGen's own `_beam_pipeline_args`.
+_OUTPUT_URI_KEY = '_fastq_examples_uri'
+_STATS_TAG = 'stats'
+_COUNTS_TAG = 'counts'
+# Keys held per worker before partial counts are emitted (bounds memory).
+_FLUSH_KEYS = 200_000
+# ReadQcConfig fields the custom config may set; primers and length come
+# from the experiment.
+QC_FIELDS = tuple(
+  f.name
+  for f in dataclasses.fields(qc_lib.ReadQcConfig)
+  if f.init
+  and f.name not in ('forward_primer', 'reverse_primer', 'sequence_length')
+)
+
+
+class FastqExampleGenError(ValueError):
+  """The FastqExampleGen configuration is invalid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FastqConfig:
+  """Everything the executor needs besides the dataset directory.
+
+  Attributes:
+    experiment_pbtxt: the experiment in protobuf text format.
+    read_qc: ReadQcConfig thresholds by field name (QC_FIELDS); missing
+      ones keep the original's defaults.
+    max_distance: clustering's Levenshtein distance.
+    min_pass_fraction: a file with a smaller share of okay reads fails.
+  """
+
+  experiment_pbtxt: str
+  read_qc: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  max_distance: int = clustering.DEFAULT_MAX_DISTANCE
+  min_pass_fraction: float = read_stats.DEFAULT_MIN_PASS_FRACTION
+
+  def experiment(self):
+    return experiment_lib.parse_experiment(
+      self.experiment_pbtxt, 'FastqExampleGen experiment_pbtxt'
+    )
+
+  def qc_config(self, experiment=None) -> qc_lib.ReadQcConfig:
+    """The read filters: the experiment's primers and length, our thresholds.
+
+    Raises:
+      FastqExampleGenError: an unknown threshold name.
+      qc_lib.ReadQcConfigError: a threshold value is invalid.
+    """
+    unknown = sorted(set(self.read_qc) - set(QC_FIELDS))
+    if unknown:
+      raise FastqExampleGenError(
+        f'unknown read_qc fields {unknown}; known: {list(QC_FIELDS)}'
+      )
+    experiment = experiment or self.experiment()
+    return qc_lib.ReadQcConfig(
+      forward_primer=experiment.forward_primer,
+      reverse_primer=experiment.reverse_primer,
+      sequence_length=int(experiment.sequence_length),
+      **self.read_qc,
+    )
+
+  def validate(self) -> None:
+    """Raises on any invalid value, before a run starts."""
+    self.qc_config()
+    distance = self.max_distance
+    if isinstance(distance, bool) or not isinstance(distance, int):
+      raise FastqExampleGenError(f'max_distance={distance!r} is not an int')
+    if distance < 0:
+      raise FastqExampleGenError(f'max_distance={distance} must be >= 0')
+    fraction = self.min_pass_fraction
+    if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
+      raise FastqExampleGenError(
+        f'min_pass_fraction={fraction!r} must lie in [0, 1]'
+      )
+
+  def to_custom_config(self) -> example_gen_pb2.CustomConfig:
+    """ExampleGen's CustomConfig carrying this config."""
+    struct = struct_pb2.Struct()
+    struct.fields[CUSTOM_CONFIG_KEY].string_value = json.dumps(
+      dataclasses.asdict(self), sort_keys=True
+    )
+    custom_config = example_gen_pb2.CustomConfig()
+    custom_config.custom_config.Pack(struct)
+    return custom_config
+
+  @classmethod
+  def from_exec_properties(cls, exec_properties: Dict[str, Any]):
+    """The config in ExampleGen's `custom_config` exec property (JSON)."""
+    text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if not text:
+      raise FastqExampleGenError(
+        'FastqExampleGen needs a custom_config (FastqConfig.to_custom_config)'
+      )
+    custom_config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(text, custom_config)
+    struct = struct_pb2.Struct()
+    if not custom_config.custom_config.Unpack(struct) or (
+      CUSTOM_CONFIG_KEY not in struct.fields
+    ):
+      raise FastqExampleGenError(
+        f'custom_config holds no {CUSTOM_CONFIG_KEY!r} Struct field'
+      )
+    values = json.loads(struct.fields[CUSTOM_CONFIG_KEY].string_value)
+    config = cls(**values)
+    config.validate()
+    return config
+
+
+def _open_binary(path: str):
+  if '://' in path:
+    return tf.io.gfile.GFile(path, 'rb')
+  return open(path, 'rb')
+
+
+def source_name(r1: str, r2: Optional[str]) -> str:
+  """How statistics and errors name a file or pair."""
+  return f'{r1} + {r2}' if r2 else r1
+
+
+class _ReadAndFilter(beam.DoFn):
+  """(read name, r1, r2) -> ((sequence, read name), n) and the file's stats."""
+
+  def __init__(self, qc_config: qc_lib.ReadQcConfig):
+    self._config = qc_config
+
+  def process(self, source: Tuple[str, str, Optional[str]]):
+    name, r1, r2 = source
+    stats = read_stats.ReadStats(source_name(r1, r2))
+    counts = collections.Counter()
+    for fate, region in _classified(r1, r2, self._config):
+      stats.add(fate)
+      if region is not None:
+        counts[region] += 1
+        if len(counts) >= _FLUSH_KEYS:
+          yield from _flush(counts, name)
+    yield from _flush(counts, name)
+    row = {'read_name': name, 'r1': r1, 'r2': r2 or ''}
+    row.update(stats.as_dict())
+    yield beam.pvalue.TaggedOutput(_STATS_TAG, row)
+
+
+def _classified(r1: str, r2: Optional[str], config: qc_lib.ReadQcConfig):
+  """(fate, region) for every read or pair of a source, in file order.
+
+  Raises:
+    records.FastqError: a broken file, or a quality character outside
+      Phred+33 (read_qc's ValueError, given the file and record).
+  """
+  if r2:
+    for read1, read2 in records.read_pairs(r1, r2, _open_binary):
+      try:
+        fate, region = qc_lib.classify_pair(
+          read1.sequence, read1.quality, read2.sequence, read2.quality, config
+        )
+      except ValueError as e:
+        raise records.FastqError(
+          f'{source_name(r1, r2)}: record {read1.number}: {e}'
+        ) from e
+      yield fate, region
+  else:
+    for read in records.read_fastq(r1, _open_binary):
+      try:
+        fate, region = qc_lib.classify_read(read.sequence, read.quality, config)
+      except ValueError as e:
+        raise records.FastqError(f'{r1}: record {read.number}: {e}') from e
+      yield fate, region
+
+
+def _flush(counts: collections.Counter, name: str):
+  for sequence, n in counts.items():
+    yield (sequence, name), n
+  counts.clear()
+
+
+def _stats_of(row: Dict[str, Any]) -> read_stats.ReadStats:
+  counts = {f.value: int(row.get(f.value, 0)) for f in qc_lib.FATES}
+  return read_stats.ReadStats(row['source'], counts)
+
+
+def summarise(rows: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+  """The statistics document: files, sums per read name, the total."""
+  # Copies: Beam elements must not be mutated.
+  files = sorted(
+    (dict(r) for r in rows), key=lambda r: (r['read_name'], r['source'])
+  )
+  per_name: Dict[str, read_stats.ReadStats] = {}
+  total = read_stats.ReadStats('all files')
+  for row in files:
+    stats = _stats_of(row)
+    row['pass_fraction'] = stats.pass_fraction
+    name = row['read_name']
+    per_name[name] = per_name.get(name, read_stats.ReadStats(name)).merge(
+      read_stats.ReadStats(name, stats.counts)
+    )
+    total = total.merge(read_stats.ReadStats('all files', stats.counts))
+
+  def _row(stats):
+    out = stats.as_dict()
+    out.pop('source')
+    out['pass_fraction'] = stats.pass_fraction
+    return out
+
+  return {
+    'files': files,
+    'read_names': {n: _row(s) for n, s in sorted(per_name.items())},
+    'total': _row(total),
+  }
+
+
+_FATE_NAMES = [f.value for f in qc_lib.FATES]
+
+
+def to_markdown(summary: Dict[str, Any]) -> str:
+  """Markdown tables: one row per file, then one per read name."""
+  header = '| read name | file | reads | okay % | ' + ' | '.join(_FATE_NAMES)
+  rule = '|---|---|---:|---:|' + '---:|' * len(_FATE_NAMES)
+  lines = ['# FASTQ read statistics', '', header + ' |', rule]
+  for row in summary['files']:
+    cells = [
+      row['read_name'],
+      os.path.basename(row['r1'])
+      + (' + ' + os.path.basename(row['r2']) if row['r2'] else ''),
+      str(row['total']),
+      f'{100 * row["pass_fraction"]:.2f}',
+    ] + [str(row[f]) for f in _FATE_NAMES]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  lines += ['', '## Per read name', '', header.replace(' file |', '') + ' |']
+  lines.append(rule.replace('|---|---|', '|---|', 1))
+  rows = list(summary['read_names'].items()) + [('all', summary['total'])]
+  for name, row in rows:
+    cells = [name, str(row['total']), f'{100 * row["pass_fraction"]:.2f}']
+    lines.append(
+      '| ' + ' | '.join(cells + [str(row[f]) for f in _FATE_NAMES]) + ' |'
+    )
+  return '\n'.join(lines) + '\n'
+
+
+def to_console(summary: Dict[str, Any]) -> str:
+  """An aligned plain-text table, one line per file and a total."""
+  width = max([len(r['read_name']) for r in summary['files']] + [9])
+  short = [f[:9] for f in _FATE_NAMES]
+  lines = [
+    f'{"read name":<{width}} {"reads":>10} {"okay %":>7} '
+    + ' '.join(f'{s:>9}' for s in short)
+  ]
+
+  def _line(name, row):
+    return (
+      f'{name:<{width}} {row["total"]:>10} '
+      f'{100 * row["pass_fraction"]:>7.2f} '
+      + ' '.join(f'{row[f]:>9}' for f in _FATE_NAMES)
+    )
+
+  lines += [_line(r['read_name'], r) for r in summary['files']]
+  lines.append(_line('all', summary['total']))
+  return '\n'.join(lines)
+
+
+def _check_and_write_stats(
+  rows: List[Dict[str, Any]], output_uri: str, min_pass_fraction: float
+) -> int:
+  """Writes the statistics, then raises if any file almost all failed."""
+  summary = summarise(rows)
+  summary['min_pass_fraction'] = min_pass_fraction
+  fileio.makedirs(output_uri)
+  with fileio.open(os.path.join(output_uri, STATISTICS_JSON), 'w') as f:
+    f.write(json.dumps(summary, indent=1, sort_keys=True))
+  with fileio.open(os.path.join(output_uri, STATISTICS_MARKDOWN), 'w') as f:
+    f.write(to_markdown(summary))
+  problems = []
+  for row in summary['files']:
+    try:
+      read_stats.check_pass_rate(_stats_of(row), min_pass_fraction)
+    except read_stats.LowPassRateError as e:
+      problems.append(f'read name {row["read_name"]!r}: {e}')
+  if problems:
+    raise read_stats.LowPassRateError('\n'.join(problems))
+  return len(summary['files'])
+
+
+def _cluster(
+  totals: List[Tuple[str, int]], gate: int, max_distance: int
+) -> Iterable[Tuple[str, int]]:
+  """(sequence, cluster id) for every counted sequence (one global step)."""
+  del gate  # Only orders this step after the pass-rate check.
+  if not totals:
+    return
+  totals = sorted(totals)
+  result = clustering.cluster_by_edit_distance(
+    [s for s, _ in totals],
+    np.array([n for _, n in totals], np.int64),
+    max_distance=max_distance,
+  )
+  logging.info(
+    'FastqExampleGen: %d sequences in %d clusters',
+    len(totals),
+    result.stats.num_clusters,
+  )
+  for (sequence, _), cluster_id in zip(totals, result.cluster_ids.tolist()):
+    yield sequence, cluster_id
+
+
+def _int64(value: int) -> tf.train.Feature:
+  return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def _to_example(element, count_names: List[str], gate: int) -> tf.train.Example:
+  """The data contract's example: sequence, a count per read name, cluster."""
+  del gate
+  sequence, joined = element
+  (counts,) = joined[_COUNTS_TAG]
+  (cluster_id,) = joined[CLUSTER_FEATURE]
+  counts = dict(counts)
+  feature = {
+    SEQUENCE_FEATURE: tf.train.Feature(
+      bytes_list=tf.train.BytesList(value=[sequence.encode('ascii')])
+    ),
+    CLUSTER_FEATURE: _int64(cluster_id),
+  }
+  for name in count_names:
+    feature[name] = _int64(counts.get(name, 0))
+  return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(tf.train.Example)
+def _FastqToExample(  # pylint: disable=invalid-name
+  pipeline: beam.Pipeline, exec_properties: Dict[str, Any], split_pattern: str
+) -> beam.pvalue.PCollection:
+  """The counted, clustered tf.Examples of the dataset's FASTQ files.
+
+  Args:
+    pipeline: the Beam pipeline.
+    exec_properties: ExampleGen's, with `input_base` (the dataset directory)
+      and `custom_config` (FastqConfig); `Do` adds the output URI.
+    split_pattern: unused; the experiment names the files (the input
+      pattern serves the driver's fingerprint, i.e. caching).
+
+  Returns:
+    One tf.Example per unique sequence.
+  """
+  del split_pattern
+  config = FastqConfig.from_exec_properties(exec_properties)
+  experiment = config.experiment()
+  qc_config = config.qc_config(experiment)
+  input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+  files = fastq_dataset.fastq_files(experiment, input_base)
+  count_names = experiment_lib.all_count_names(experiment)
+  sources = [(n, r1, r2) for n in count_names for r1, r2 in files[n]]
+  output_uri = exec_properties[_OUTPUT_URI_KEY]
+
+  read = (
+    pipeline
+    | 'Sources' >> beam.Create(sources)
+    # Spreads the files over workers (Create would keep them in one bundle).
+    | 'SpreadFiles' >> beam.Reshuffle()
+    | 'ReadAndFilter'
+    >> beam.ParDo(_ReadAndFilter(qc_config)).with_outputs(
+      _STATS_TAG, main=_COUNTS_TAG
+    )
+  )
+  gate = beam.pvalue.AsSingleton(
+    read[_STATS_TAG]
+    | 'GatherStats' >> beam.combiners.ToList()
+    | 'CheckPassRate'
+    >> beam.Map(_check_and_write_stats, output_uri, config.min_pass_fraction)
+  )
+  counts = (
+    read[_COUNTS_TAG]
+    | 'SumCounts' >> beam.CombinePerKey(sum)
+    | 'KeyBySequence' >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
+    | 'GroupBySequence' >> beam.GroupByKey()
+  )
+  clusters = (
+    counts
+    | 'Totals' >> beam.MapTuple(lambda s, c: (s, sum(n for _, n in c)))
+    | 'GatherSequences' >> beam.combiners.ToList()
+    | 'Cluster' >> beam.FlatMap(_cluster, gate, config.max_distance)
+  )
+  return (
+    {_COUNTS_TAG: counts, CLUSTER_FEATURE: clusters}
+    | 'JoinClusters' >> beam.CoGroupByKey()
+    | 'ToExample' >> beam.Map(_to_example, count_names, gate)
+  )
+
+
+def read_statistics(examples_uri: str) -> Optional[Dict[str, Any]]:
+  """The statistics an execution wrote, or None."""
+  path = os.path.join(examples_uri, STATISTICS_JSON)
+  if not fileio.exists(path):
+    return None
+  with fileio.open(path, 'r') as f:
+    return json.loads(f.read())
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+  """Counts the FASTQ reads of an experiment into split tf.Examples."""
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    """The PTransform from the dataset's FASTQ files to tf.Examples."""
+    return _FastqToExample
+
+  def Do(
+    self,
+    input_dict: Dict[str, List[Any]],
+    output_dict: Dict[str, List[Any]],
+    exec_properties: Dict[str, Any],
+  ) -> None:
+    """Runs ExampleGen's Do; on failure removes the splits and re-raises.
+
+    Raises:
+      fastq_dataset.FastqDatasetError: the dataset layout is wrong (before
+        the Beam pipeline starts).
+      records.FastqError: a FASTQ file is broken (names file and record).
+      read_stats.LowPassRateError: almost no read of a file passed.
+      FastqExampleGenError: the custom config is invalid.
+    """
+    config = FastqConfig.from_exec_properties(exec_properties)
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    # Layout errors are found here, before any Beam work.
+    fastq_dataset.fastq_files(config.experiment(), input_base)
+    examples = artifact_utils.get_single_instance(
+      output_dict[standard_component_specs.EXAMPLES_KEY]
+    )
+    exec_properties = dict(exec_properties)
+    exec_properties[_OUTPUT_URI_KEY] = examples.uri
+    try:
+      super().Do(input_dict, output_dict, exec_properties)
+    except Exception:
+      _remove_splits(examples.uri)
+      summary = read_statistics(examples.uri)
+      if summary is not None:
+        print(to_console(summary), flush=True)
+      raise
+    summary = read_statistics(examples.uri)
+    table = to_console(summary)
+    print(table, flush=True)
+    logging.info('FastqExampleGen read statistics:\n%s', table)
+    examples.set_int_custom_property('fastq_reads', summary['total']['total'])
+    examples.set_int_custom_property(
+      'fastq_reads_okay', summary['total'][qc_lib.Fate.OKAY.value]
+    )
+
+
+def _remove_splits(uri: str) -> None:
+  """Removes everything of a failed execution but its read statistics."""
+  if not fileio.exists(uri):
+    return
+  keep = {STATISTICS_JSON, STATISTICS_MARKDOWN}
+  for name in fileio.listdir(uri):
+    name = name.rstrip('/')
+    if name in keep:
+      continue
+    path = os.path.join(uri, name)
+    if fileio.isdir(path):
+      fileio.rmtree(path)
+    else:
+      fileio.remove(path)
