@@ -19,7 +19,7 @@ def demo_runs(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
-def pushed_demo_model(demo_runs):
+def pushed_demo_model(request):
   """The SavedModel directory the demo's first run pushed.
 
   Set APTAMER_TFX_TEST_MODEL to an existing SavedModel to iterate on tests
@@ -28,4 +28,4 @@ def pushed_demo_model(demo_runs):
   existing = os.environ.get('APTAMER_TFX_TEST_MODEL')
   if existing:
     return existing
-  return demo_runs['first'].latest_pushed
+  return request.getfixturevalue('demo_runs')['first'].latest_pushed

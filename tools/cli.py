@@ -3,12 +3,15 @@
 aptamer-tfx report <run dir> [--output report.html]
 aptamer-tfx truth-score <run dir> [--unseen] [--dataset_dir DIR]
     [--model_dir DIR] [--json PATH]
+aptamer-tfx score --model DIR [--model DIR2 ...] --input FILE --output FILE
+    [--batch_size N] [--run_dir RUN] [--sequence_length L]
 """
 
 import argparse
 import sys
 
 from tools import report
+from tools import score_command
 from tools import truth_scoring
 
 
@@ -76,12 +79,19 @@ def main(argv=None) -> int:
     '--output', default='', help='Default: <run_dir>/report.html.'
   )
   _add_truth_score(commands)
+  score_command.add_parser(commands)
   args = parser.parse_args(argv)
   try:
     if args.command == 'truth-score':
       return _truth_score(args)
+    if args.command == 'score':
+      return score_command.run(args)
     path = report.render(args.run_dir, args.output)
-  except (report.ReportError, truth_scoring.TruthScoringError) as e:
+  except (
+    report.ReportError,
+    truth_scoring.TruthScoringError,
+    *score_command.ERRORS,
+  ) as e:
     print(f'error: {e}', file=sys.stderr)
     return 2
   print(f'Report written to {path}')

@@ -35,6 +35,7 @@ from sklearn import metrics
 import tensorflow as tf
 
 from components.config import keys
+from components.design import scoring
 from components.features import encodings
 from components.features.structure import executor as structure_executor
 from components.features.structure import folding
@@ -65,8 +66,12 @@ _DONE = (
 )
 
 
-class TruthScoringError(ValueError):
-  """What the user can fix: a missing model, dataset, file or column."""
+# What the user can fix: a missing model, dataset, file or column. The same
+# class as scoring's, so that ServedModel's errors are TruthScoringErrors.
+TruthScoringError = scoring.ScoringError
+# Moved to components/design/scoring.py; kept here under their old names.
+ServedModel = scoring.ServedModel
+fold_features = scoring.fold_features
 
 
 @dataclasses.dataclass
@@ -303,95 +308,6 @@ def score(
   return _truth_score(molecule, truth, HELD_OUT, predicted, strength)
 
 
-class ServedModel:
-  """A loaded SavedModel's affinity outputs and serving signatures."""
-
-  def __init__(self, model_dir: str):
-    self.model_dir = model_dir
-    try:
-      loaded = tf.saved_model.load(model_dir)
-    except (OSError, ValueError) as e:
-      raise TruthScoringError(f'{model_dir}: not a SavedModel: {e}') from e
-    self._loaded = loaded  # The signatures need it alive.
-    signatures = loaded.signatures
-    if 'serving_default' not in signatures:
-      raise TruthScoringError(f'{model_dir}: no serving_default signature')
-    self._default = signatures['serving_default']
-    self._sequences = (
-      signatures['serve_sequences'] if 'serve_sequences' in signatures else None
-    )
-    self.affinity_outputs = sorted(
-      k
-      for k in self._default.structured_outputs
-      if k.startswith(AFFINITY_PREFIX)
-    )
-    self.structure_inputs = []
-    if self._sequences is not None:
-      inputs = self._sequences.structured_input_signature[1]
-      self.structure_inputs = sorted(set(inputs) - {SEQUENCES_INPUT})
-    unknown = sorted(set(self.structure_inputs) - set(folding.FEATURES))
-    if unknown:
-      raise TruthScoringError(
-        f'{model_dir}: serve_sequences inputs {unknown} are not ViennaRNA '
-        f'features {list(folding.FEATURES)}'
-      )
-
-  @property
-  def molecules(self) -> List[str]:
-    return [o[len(AFFINITY_PREFIX) :] for o in self.affinity_outputs]
-
-  def _batched(self, call, count: int, batch_size: int, outputs):
-    out = {o: [] for o in outputs}
-    for start in range(0, count, batch_size):
-      result = call(start, start + batch_size)
-      for o in outputs:
-        out[o].append(np.asarray(result[o]).reshape(-1))
-    return {
-      o: np.concatenate(v) if v else np.zeros(0, np.float32)
-      for o, v in out.items()
-    }
-
-  def predict_examples(
-    self, examples: List[bytes], batch_size: int = BATCH_SIZE
-  ) -> Dict[str, np.ndarray]:
-    """Every affinity output for serialized examples (`serving_default`)."""
-
-    def call(start, end):
-      return self._default(examples=tf.constant(examples[start:end]))
-
-    return self._batched(call, len(examples), batch_size, self.affinity_outputs)
-
-  def predict_sequences(
-    self,
-    sequences: List[str],
-    structure: Optional[Dict[str, np.ndarray]] = None,
-    batch_size: int = BATCH_SIZE,
-  ) -> Dict[str, np.ndarray]:
-    """Every affinity output for raw sequences (`serve_sequences`).
-
-    Args:
-      sequences: the variable regions.
-      structure: each of `structure_inputs`, one value per sequence.
-      batch_size: sequences per call of the model.
-    """
-    if self._sequences is None:
-      raise TruthScoringError(
-        f'{self.model_dir}: no serve_sequences signature (needed to score '
-        'sequences that are not examples)'
-      )
-    structure = structure or {}
-
-    def call(start, end):
-      inputs = {SEQUENCES_INPUT: tf.constant(sequences[start:end])}
-      for name in self.structure_inputs:
-        inputs[name] = tf.constant(structure[name][start:end], tf.float32)
-      return self._sequences(**inputs)
-
-    return self._batched(
-      call, len(sequences), batch_size, self.affinity_outputs
-    )
-
-
 def _version_key(path: str):
   name = os.path.basename(path)
   return (name.isdigit(), int(name) if name.isdigit() else 0, name)
@@ -559,23 +475,6 @@ def folding_parameters(
     return structure_executor.folding_parameters(properties)
   except structure_executor.StructureFeaturesError as e:
     raise TruthScoringError(f'folding parameters: {e}') from e
-
-
-def fold_features(
-  sequences: Sequence[str],
-  parameters: folding.FoldingParameters,
-  names: Sequence[str],
-) -> Dict[str, np.ndarray]:
-  """The structure features `names` of each sequence, as float32."""
-  out = {name: np.zeros(len(sequences), np.float32) for name in names}
-  for i, sequence in enumerate(sequences):
-    try:
-      features = folding.fold(sequence, parameters)
-    except folding.FoldingError as e:
-      raise TruthScoringError(f'cannot fold: {e}') from e
-    for name in names:
-      out[name][i] = features[name]
-  return out
 
 
 @dataclasses.dataclass
