@@ -15,7 +15,13 @@ subprocess, as a user runs it), and records:
     against the truth of the molecule its latent carries;
   * with `--num_replicas N > 1`, the spread of the test-split truth AUC
     over the replicas (`--num_replicas` of the runner; the first replica
-    is the one evaluated and served).
+    is the one evaluated and served);
+  * for a blessed model, its designs against the truth
+    (`tools.design_truth.judge`): the fraction of the Designer's designs,
+    of random mutants of the same seeds at the same distances, and of the
+    oracle walker's designs that beat their seed and that land in the
+    library's true top 0.1 %; the oracle efficiency and the ratio to
+    random (the paper: 11x).
 
 Scores come from the Trainer's exported model, so a run that is not
 blessed is still measured. Chance is 0.5 AUC and 0 Spearman; a predictor
@@ -35,6 +41,7 @@ import sys
 import time
 from typing import Dict
 from typing import List
+from typing import Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -42,12 +49,14 @@ sys.path.insert(0, REPO)
 import tensorflow as tf  # noqa: E402
 import tensorflow_model_analysis as tfma  # noqa: E402
 
+from components.design import designer_component  # noqa: E402
 from components.evaluation import affinity_metrics  # noqa: E402
 from components.evaluation import validation_messages  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import local_runner  # noqa: E402
 import simulation  # noqa: E402
 from simulation import scenarios as scenarios_lib  # noqa: E402
+from tools import design_truth  # noqa: E402
 from tools import run_artifacts  # noqa: E402
 from tools import truth_scoring  # noqa: E402
 
@@ -65,6 +74,7 @@ class Row:
   evidence: Dict[str, Dict[str, float]]
   truth: List[Dict]
   replica_aucs: List[float]
+  design: Optional[Dict] = None
 
 
 def _simulate(name: str, directory: str) -> int:
@@ -150,16 +160,25 @@ def measure(name: str, work_dir: str, replicas: int) -> Row:
     replica_aucs += [s.auc_true_top_1p for s in replica.scores[:1]]
   if replica_aucs:
     replica_aucs.insert(0, scores.scores[0].auc_true_top_1p)
+  blessed = bool(local_runner.latest_blessing(options))
+  designs = blessed and local_runner.latest_artifact(
+    options, designer_component.Designs.TYPE_NAME, 'Designer'
+  )
+  design = None
+  if designs:
+    print('  judging the designs (oracle walk)', flush=True)
+    design = design_truth.judge(designs.uri, data).as_dict()
   return Row(
     scenario=name,
     examples=examples,
     minutes=round(minutes, 1),
-    blessed=bool(local_runner.latest_blessing(options)),
+    blessed=blessed,
     failed=validation_messages.evaluation_failures(evaluation.uri),
     count_auc=count_auc,
     evidence=evidence,
     truth=[s.as_dict() for s in scores.scores],
     replica_aucs=replica_aucs,
+    design=design,
   )
 
 
@@ -212,6 +231,47 @@ def markdown(rows: List[Row]) -> str:
   return '\n'.join(lines)
 
 
+def _ratio(ratio: Optional[float], model_top: float) -> str:
+  if ratio is None:
+    return 'inf (random 0)' if model_top > 0 else 'n/a'
+  return f'{ratio:.1f}x'
+
+
+def design_markdown(rows: List[Row]) -> str:
+  """The RESULTS.md design table: one line per scenario and walker."""
+  lines = [
+    '| scenario | designed by | walker | designs | beat their seed | in true '
+    'top 0.1 % | median true gain | oracle efficiency (landscape oracle) '
+    '| model / random |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ]
+  for row in rows:
+    if not row.design:
+      lines.append(
+        f'| `{row.scenario}` | not blessed: no designs | | | | | | | |'
+      )
+      continue
+    d = row.design
+    ratio = d['ratio_to_random']
+    for walker in design_truth.WALKERS:
+      r = d['rates'][walker]
+      headline = walker == 'model'
+      lines.append(
+        f'| `{row.scenario}` | `affinity_{d["affinity"]}` | {walker} | '
+        f'{r["num_designs"]} | {r["improved"]:.1%} | {r["top"]:.2%} | '
+        f'{r["median_gain"]:+.3f} | '
+        + (
+          f'{_fmt(d["oracle_efficiency"])} ({_fmt(d["landscape_efficiency"])})'
+          if headline
+          else ''
+        )
+        + ' | '
+        + (_ratio(ratio, r['top']) if headline else '')
+        + ' |'
+      )
+  return '\n'.join(lines)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument(
@@ -233,6 +293,8 @@ def main():
     )
     rows.append(row)
   print(markdown(rows))
+  print()
+  print(design_markdown(rows))
   if args.json:
     with open(args.json, 'w') as f:
       json.dump([dataclasses.asdict(r) for r in rows], f, indent=1)

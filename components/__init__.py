@@ -7,9 +7,11 @@ lazily so that importing this package stays cheap and free of cycles.
 """
 
 _ARTIFACT_MODULES = {
+  'Designs': 'components.design.designer_component',
   'SweepReport': 'components.search.sweep_selector',
   'ReplicaReport': 'components.evaluation.replica_report',
   'FoldingCache': 'components.features.structure.folding_cache',
+  'SequenceScores': 'components.design.scoring_component',
 }
 
 

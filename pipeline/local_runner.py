@@ -12,6 +12,7 @@ Running the same command again reuses every unchanged component's result.
 """
 
 import glob
+import json
 import os
 import signal
 import sys
@@ -28,6 +29,8 @@ from tfx import v1 as tfx
 from components.config import keys
 from components.data import data_contract
 from components.data import record_check
+from components.design import designer
+from components.design import designer_component
 from components.evaluation import validation_messages
 from pipeline import beam_runners
 from pipeline import configs
@@ -38,6 +41,8 @@ from pipeline import run_lock
 from pipeline import run_options
 from schema import experiment as experiment_lib
 from schema import identifiability
+from simulation import oracle
+from tools import design_truth
 from tools import run_artifacts
 from tools import truth_scoring
 
@@ -238,6 +243,29 @@ def report(options: RunOptions) -> None:
     print(
       f'  more: .venv/bin/aptamer-tfx truth-score {options.run_dir} --unseen'
     )
+  if blessed:
+    report_designs(options, dataset)
+
+
+def report_designs(options: RunOptions, dataset: str) -> None:
+  """Prints the Designer's output (and, on simulated data, its truth)."""
+  designs = latest_artifact(
+    options, designer_component.Designs.TYPE_NAME, 'Designer'
+  )
+  summary_path = designs and os.path.join(designs.uri, designer.SUMMARY_JSON)
+  if not summary_path or not os.path.exists(summary_path):
+    return
+  with open(summary_path) as f:
+    summary = json.load(f)
+  print(f'\nDesigns: {designs.uri}')
+  for line in designer.summary_lines(summary):
+    print(line)
+  if os.path.exists(os.path.join(dataset, oracle.TRUTH_MODEL_FILENAME)):
+    print("\nDesigns against the simulator's truth:")
+    for line in design_truth.format_lines(
+      design_truth.judge(designs.uri, dataset)
+    ):
+      print(line)
 
 
 _FLAGS = {}

@@ -103,10 +103,20 @@ def create_pipeline(
     ),
     evidence_levels=eval_config.evidence_levels(experiment),
   )
+  designer = None
+  if config.design.enabled:
+    designer = stages.design_component(
+      training.outputs['replica_models'],
+      evaluation.outputs['blessing'],
+      features.outputs['examples'],
+      config,
+      experiment,
+    )
   push = stages.push_stage(
     training.outputs['model'],
     evaluation.outputs['blessing'],
     serving_model_dir,
+    designer,
   )
   return tfx.dsl.Pipeline(
     pipeline_name=pipeline_name,

@@ -16,12 +16,14 @@ from typing import Any
 from typing import Dict
 from typing import List
 from typing import Optional
+from typing import Tuple
 
 from absl import flags
 import tensorflow as tf
 
 from components.config import blessing
 from components.config import data_contract as data_contract_lib
+from components.config import design as design_lib
 from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.config import pipeline_config as pipeline_config_lib
@@ -49,6 +51,7 @@ _TRAINING = training_lib.TrainingConfig()
 _TUNER = tuner_lib.TunerConfig()
 _STRUCTURE = structure_lib.StructureConfig()
 _BLESSING = blessing.BlessingConfig()
+_DESIGN = design_lib.DesignConfig()
 
 
 @dataclasses.dataclass
@@ -265,6 +268,67 @@ class RunOptions:
     'DataContractCheck refuses a read count above this (one sequence, one '
     'pool): far above any real depth, so a larger one is a corrupted value.',
   )
+  # Design (after the Pusher, a blessed model only).
+  design: bool = _opt(
+    _DESIGN.enabled,
+    'Design new aptamers with the blessed model: seeds, a model-guided '
+    'walk, order files (the Designer component).',
+  )
+  design_seed_sources: str = _opt(
+    ','.join(_DESIGN.seed_sources),
+    "Seeds: 'experimental' (strongest count evidence in the training "
+    "split), 'ml' (best of --design_random_pool random sequences), 'file' "
+    '(--design_seed_file; added when that is given).',
+  )
+  design_seeds: int = _opt(
+    _DESIGN.num_seeds,
+    'Seeds taken from each of the experimental and ML sources.',
+  )
+  design_seed_file: str = _opt(
+    _DESIGN.seed_file, 'FASTA, text or CSV file of your own seeds.'
+  )
+  design_per_seed: int = _opt(
+    _DESIGN.per_seed,
+    "Designs per seed over five walk steps (11: the original's 2,2,2,0,5).",
+  )
+  design_random_pool: int = _opt(
+    _DESIGN.random_pool,
+    'Random sequences scored for the ML seeds (the original: 10000000).',
+  )
+  design_walker: str = _opt(
+    _DESIGN.walker, f'{" or ".join(design_lib.WALKERS)}.'
+  )
+  design_sampling_limit: int = _opt(
+    _DESIGN.sampling_limit, 'Candidates scored per seed and walk step.'
+  )
+  design_max_trials: int = _opt(
+    _DESIGN.max_trials,
+    'Proposals tried per seed and step (repeats and constraint violations '
+    'are redrawn until then).',
+  )
+  design_n_parents: int = _opt(
+    _DESIGN.n_parents, 'Best candidates of a step that the next one mutates.'
+  )
+  design_min_distance: int = _opt(
+    _DESIGN.min_distance, 'Fewest point substitutions per walk step.'
+  )
+  design_max_distance: int = _opt(
+    _DESIGN.max_distance, 'Most point substitutions per walk step.'
+  )
+  design_gc_range: str = _opt(
+    '', 'low,high GC fraction every design must have, e.g. 0.3,0.7.'
+  )
+  design_forbidden_motifs: str = _opt(
+    '', 'Comma list of motifs no design may contain, e.g. AAAAA,GGGG.'
+  )
+  design_affinity: str = _opt(
+    '',
+    'Served latent to design by (e.g. target_vs_serum); default: the first '
+    'the experiment identifies for its first molecule.',
+  )
+  design_random_seed: int = _opt(
+    _DESIGN.random_seed, 'Seed of every random choice of the walk.'
+  )
   beam_mode: str = _opt(
     'in_memory',
     "DirectRunner preset: 'in_memory' or 'multi_processing' (workers).",
@@ -451,6 +515,42 @@ def structure(options: RunOptions) -> Optional[structure_lib.StructureConfig]:
   )
 
 
+def _gc_range(text: str) -> Optional[Tuple[float, float]]:
+  if not text:
+    return None
+  try:
+    low, high = (float(v) for v in text.split(','))
+  except ValueError:
+    raise ValueError(
+      f'--design_gc_range must be low,high (e.g. 0.3,0.7), got {text!r}'
+    ) from None
+  return low, high
+
+
+def design(options: RunOptions) -> design_lib.DesignConfig:
+  """The Designer's settings (validated)."""
+  return design_lib.DesignConfig(
+    enabled=options.design,
+    seed_sources=tuple(_csv(options.design_seed_sources)),
+    num_seeds=options.design_seeds,
+    seed_file=options.design_seed_file,
+    per_seed=options.design_per_seed,
+    random_pool=options.design_random_pool,
+    walker=options.design_walker,
+    sampling_limit=options.design_sampling_limit,
+    max_trials=options.design_max_trials,
+    n_parents=options.design_n_parents,
+    min_distance=options.design_min_distance,
+    max_distance=options.design_max_distance,
+    gc_range=_gc_range(options.design_gc_range),
+    forbidden_motifs=tuple(
+      m.upper() for m in _csv(options.design_forbidden_motifs)
+    ),
+    affinity=options.design_affinity,
+    random_seed=options.design_random_seed,
+  )
+
+
 def pipeline_config(options: RunOptions) -> pipeline_config_lib.PipelineConfig:
   """The validated configuration `create_pipeline` takes.
 
@@ -477,6 +577,7 @@ def pipeline_config(options: RunOptions) -> pipeline_config_lib.PipelineConfig:
       data_contract=data_contract_lib.DataContractConfig(
         max_count=options.max_count
       ),
+      design=design(options),
     )
   except ValueError as e:
     raise InputError(str(e)) from e

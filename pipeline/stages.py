@@ -6,6 +6,8 @@ configuration it gets was validated when it was built
 """
 
 import dataclasses
+import functools
+from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
@@ -18,6 +20,7 @@ from components.config import pipeline_config
 from components.config import run_config as run_config_lib
 from components.data import data_contract
 from components.data import experiment_schema
+from components.design import designer_component
 from components.evaluation import eval_config
 from components.evaluation import replica_report
 from components.features.structure import component as structure_component
@@ -26,6 +29,7 @@ from components.features.structure import folding_cache
 from components.search import sweep_selector
 from components.search import tuner_executor
 from pipeline import configs
+from schema import experiment as experiment_lib
 
 Channel = channel_types.BaseChannel
 
@@ -256,7 +260,11 @@ def training_stage(
       )
     )
   return Stage(
-    components=components, outputs={'model': trainers[0].outputs['model']}
+    components=components,
+    outputs={
+      'model': trainers[0].outputs['model'],
+      'replica_models': [t.outputs['model'] for t in trainers],
+    },
   )
 
 
@@ -306,12 +314,21 @@ def evaluation_stage(
 
 
 def push_stage(
-  model: Channel, blessing: Channel, serving_model_dir: str
+  model: Channel,
+  blessing: Channel,
+  serving_model_dir: str,
+  designer: Optional[Callable[[], tfx.types.BaseNode]] = None,
 ) -> Stage:
-  """Pushes only a blessed model.
+  """Pushes, and designs with, only a blessed model.
 
   A placeholder condition, so that it also compiles to a KFP v2 trigger
   policy.
+
+  Args:
+    model: the evaluated model.
+    blessing: its blessing.
+    serving_model_dir: where the Pusher copies it.
+    designer: builds the Designer (`design_component`), or None.
   """
   with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
     pusher = tfx.components.Pusher(
@@ -322,4 +339,36 @@ def push_stage(
         )
       ),
     )
-  return Stage(components=[pusher], outputs={})
+    components = [pusher]
+    if designer is not None:
+      # Built inside the condition: it runs only for a blessed model.
+      components.append(designer().with_id('Designer'))
+  return Stage(components=components, outputs={})
+
+
+def design_component(
+  models: List[Channel],
+  blessing: Channel,
+  examples: Channel,
+  config: pipeline_config.PipelineConfig,
+  experiment,
+) -> Callable[[], tfx.types.BaseNode]:
+  """The Designer's builder (seeds, walk, order files; components/design)."""
+  structure = None
+  if config.structure is not None:
+    structure = config.structure.as_dict()
+    structure.pop('cache_dir')
+    structure.update(
+      forward_primer=experiment.forward_primer,
+      reverse_primer=experiment.reverse_primer,
+    )
+  return functools.partial(
+    designer_component.make_designer,
+    models,
+    blessing,
+    examples,
+    config.design,
+    experiment_lib.selection_signs(experiment).molecules,
+    experiment.sequence_length,
+    structure,
+  )

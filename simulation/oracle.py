@@ -130,28 +130,50 @@ class TruthOracle:
     return cls(model, known, library)
 
   def _noise(self, sequences: Sequence[str]) -> np.ndarray:
-    """[n, 2] correlated standard normals, one fixed pair per sequence."""
-    seed = str(self.model.seed).encode()
-    out = np.empty((len(sequences), 2))
-    for i, sequence in enumerate(sequences):
-      digest = hashlib.blake2b(
-        seed + b'/' + sequence.encode(), digest_size=16, key=_NOISE_DOMAIN
+    """[n, 2] correlated standard normals, one fixed pair per sequence.
+
+    Box-Muller on four 32-bit uniforms hashed from (seed, sequence): the
+    same sequence always gets the same pair, in any batch.
+    """
+    seed = str(self.model.seed).encode() + b'/'
+    digests = b''.join(
+      hashlib.blake2b(
+        seed + s.encode(), digest_size=16, key=_NOISE_DOMAIN
       ).digest()
-      out[i] = np.random.default_rng(
-        int.from_bytes(digest, 'little')
-      ).standard_normal(2)
+      for s in sequences
+    )
+    words = np.frombuffer(digests, '<u4').reshape(-1, 4).astype(np.float64)
+    uniform = (words + 0.5) / 2.0**32  # In (0, 1), never 0.
+    radius = np.sqrt(-2.0 * np.log(uniform[:, 0]))
+    out = np.stack(
+      [
+        radius * np.cos(2 * np.pi * uniform[:, 1]),
+        radius * np.sin(2 * np.pi * uniform[:, 1]),
+      ],
+      axis=1,
+    ).reshape(-1, 2)
     rho = self.model.binding_energy_correlation
     out[:, 1] = rho * out[:, 0] + np.sqrt(1 - rho**2) * out[:, 1]
     return out
 
-  def energies(self, sequences: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
-    """(target_dg, serum_dg) of each sequence, float64 arrays."""
+  def energies(
+    self, sequences: Sequence[str], noise: bool = True
+  ) -> Tuple[np.ndarray, np.ndarray]:
+    """(target_dg, serum_dg) of each sequence, float64 arrays.
+
+    Args:
+      sequences: the sequences.
+      noise: False gives the landscape's deterministic part only, for every
+        sequence (library members too): the part of the truth a model can
+        learn from sequence, since the noise term is independent per
+        sequence.
+    """
     sequences = list(sequences)
     target = np.empty(len(sequences))
     serum = np.empty(len(sequences))
     fresh = []
     for i, sequence in enumerate(sequences):
-      known = self._known.get(sequence)
+      known = self._known.get(sequence) if noise else None
       if known is None:
         fresh.append(i)
       else:
@@ -161,23 +183,28 @@ class TruthOracle:
       # The deterministic part: the landscape without its noise.
       noiseless = dataclasses.replace(self.model, binding_noise_scale=0.0)
       t, s = self._landscape.energies(new, np.random.default_rng(0), noiseless)
-      noise = self.model.binding_noise_scale * self._noise(new)
-      target[fresh] = t + noise[:, 0]
-      serum[fresh] = s + noise[:, 1]
+      if noise:
+        eps = self.model.binding_noise_scale * self._noise(new)
+        t, s = t + eps[:, 0], s + eps[:, 1]
+      target[fresh] = t
+      serum[fresh] = s
     return target, serum
 
-  def strength(self, sequences: Sequence[str], affinity: str) -> np.ndarray:
+  def strength(
+    self, sequences: Sequence[str], affinity: str, noise: bool = True
+  ) -> np.ndarray:
     """True binding strength along a served affinity (higher = tighter).
 
     Args:
       sequences: the sequences.
       affinity: a served latent: 'target', 'serum', 'target_vs_serum'
         (tighter to the target, weaker to serum) or 'target_and_serum'.
+      noise: as `energies`.
 
     Raises:
       OracleError: the affinity names a molecule the simulator lacks.
     """
-    target, serum = self.energies(sequences)
+    target, serum = self.energies(sequences, noise)
     dg = {'target': target, 'serum': serum}
     for joiner, sign in (('_vs_', -1.0), ('_and_', 1.0)):
       if joiner in affinity:

@@ -130,6 +130,7 @@ def test_broken_examples_stop_before_training(tmp_path, case):
     run_name='bad',
     input_dir=data,
     epochs=1,
+    design=False,
     num_conv_layers=0,
   )
   with pytest.raises(data_contract.DataContractError) as raised:

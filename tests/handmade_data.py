@@ -92,7 +92,8 @@ def small_run_options(tmp_path, run_name: str, **overrides):
   """Options of a quick run on a fresh hand-made dataset under `tmp_path`.
 
   One epoch of a network without conv layers (the sequences are 12 long),
-  any model blessed; `overrides` are further RunOptions fields.
+  any model blessed, no Designer (the demo's tests cover it); `overrides`
+  are further RunOptions fields.
   """
   from pipeline import local_runner
 
@@ -103,6 +104,7 @@ def small_run_options(tmp_path, run_name: str, **overrides):
     epochs=1,
     num_conv_layers=0,
     min_auc_true_top_1p=0.0,
+    design=False,
   )
   values.update(overrides)
   return local_runner.RunOptions(**values)

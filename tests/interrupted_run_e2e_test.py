@@ -33,6 +33,7 @@ def _start(options):
       f'--epochs={options.epochs}',
       '--num_conv_layers=0',
       '--min_auc_true_top_1p=0.0',
+      '--nodesign',
     ],
     stdout=subprocess.PIPE,
     stderr=subprocess.PIPE,

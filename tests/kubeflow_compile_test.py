@@ -69,6 +69,8 @@ _DEFAULT_EDGES = {
   _MODEL_RESOLVER: [],
   'Evaluator': ['ImportExampleGen', 'Trainer', _MODEL_RESOLVER],
   'Pusher': ['Evaluator', 'Trainer'],
+  # Designs from every replica, under the Pusher's condition.
+  'Designer': ['Evaluator', 'ImportExampleGen', 'Trainer'],
 }
 
 
@@ -169,6 +171,12 @@ def test_sweep_tuners_are_parallel_and_fan_in(tmp_path):
   assert edges['Trainer_01'] == edges['Trainer']
   assert edges['ReplicaReport'] == ['Trainer', 'Trainer_01']
   assert edges['Pusher'] == ['Evaluator', 'Trainer']
+  assert edges['Designer'] == [
+    'Evaluator',
+    'ImportExampleGen',
+    'Trainer',
+    'Trainer_01',
+  ]
   # The container rebuilds a custom artifact class from its schema title.
   for component in job['pipelineSpec']['components'].values():
     outputs = component.get('outputDefinitions', {}).get('artifacts', {})
@@ -240,13 +248,14 @@ def test_every_executor_runs_the_image_with_the_beam_args(
     assert hasattr(importlib.import_module(module), cls), class_path
 
 
-def test_pusher_runs_only_when_blessed(default_job):
+def test_pusher_and_designer_run_only_when_blessed(default_job):
   spec = _spec_of(default_job[2])
-  condition = spec.root.dag.tasks['Pusher'].trigger_policy.condition
-  assert condition == (
-    "(inputs.artifacts['_Evaluator.blessing'].artifacts[0]"
-    ".metadata['blessed'] == 1.0)"
-  )
+  for task in ('Pusher', 'Designer'):
+    condition = spec.root.dag.tasks[task].trigger_policy.condition
+    assert condition == (
+      "(inputs.artifacts['_Evaluator.blessing'].artifacts[0]"
+      ".metadata['blessed'] == 1.0)"
+    ), task
 
 
 def test_pipeline_name_root_and_paths(default_job):

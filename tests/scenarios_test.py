@@ -493,6 +493,7 @@ def test_cli_writes_a_scenario_with_overrides(tmp_path, capsys):
     'examples-00000-of-00001.tfrecord.gz',
     'experiment.pbtxt',
     'ground_truth.csv.gz',
+    'truth_model.json',
     simulation.UNSEEN_FILENAME,
   }
   experiment = experiment_lib.load_experiment(

@@ -13,6 +13,7 @@ above chance).
 
 import contextlib
 import io
+import json
 import os
 
 from ml_metadata import metadata_store
@@ -22,10 +23,13 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from components.data import data_contract
+from components.design import designer
+from components.design import designer_component
 from pipeline import configs
 from pipeline import local_runner
 import simulation
 from simulation import scenarios
+from tools import design_truth
 from tools import truth_scoring
 
 Execution = metadata_store_pb2.Execution
@@ -127,6 +131,11 @@ def runs(tmp_path_factory):
     run_name='serum',
     input_dir=data,
     min_auc_true_top_1p=0.0,
+    # A small design, by the combined latent this design serves.
+    design_seeds=10,
+    design_random_pool=2000,
+    design_sampling_limit=200,
+    design_max_trials=400,
   )
   with pytest.raises(data_contract.DataContractError) as refused:
     local_runner.run(options)
@@ -218,3 +227,24 @@ def test_the_confounded_pair_is_served_as_one_affinity_that_ranks_binders(
     'target',
     truth_scoring.UNSEEN_RANDOM,
   ) in by_set
+
+
+@pytest.mark.e2e
+def test_designs_walk_by_the_combined_latent_and_beat_random(runs):
+  options = runs['options']
+  designs = local_runner.latest_artifact(
+    options, designer_component.Designs.TYPE_NAME, 'Designer'
+  )
+  assert designs is not None
+  with open(os.path.join(designs.uri, designer.SUMMARY_JSON)) as f:
+    summary = json.load(f)
+  assert summary['affinity'] == 'target_vs_serum'
+  assert summary['seeds_by_source'] == {'experimental': 10, 'ml': 10}
+  assert summary['num_designs'] == 20 * 11
+  assert 'Designs against the simulator' in runs['console']
+  result = design_truth.judge(designs.uri, options.input_dir)
+  rates = result.rates
+  # The model's walk finds better binders than random mutants of the same
+  # seeds at the same distances, and the oracle's better still.
+  assert rates['model'].improved > rates['random'].improved + 0.1
+  assert rates['oracle'].improved >= rates['model'].improved

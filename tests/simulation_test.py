@@ -86,6 +86,7 @@ def test_dataset_follows_the_data_contract(result, dataset):
     'examples-00000-of-00001.tfrecord.gz',
     'experiment.pbtxt',
     'ground_truth.csv.gz',
+    'truth_model.json',
     writer.UNSEEN_FILENAME,
   ]
   experiment = experiment_lib.load_experiment(

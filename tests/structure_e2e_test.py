@@ -23,6 +23,7 @@ def _run(tmp_path, **flags) -> local_runner.RunOptions:
     run_name='structure',
     input_dir=handmade_data.write_dataset(str(tmp_path / 'data')),
     epochs=1,
+    design=False,
     min_auc_true_top_1p=0.0,
     **flags,
   )

@@ -29,6 +29,7 @@ def test_sweep_selects_the_best_trial_and_reports_every_trial(tmp_path):
     input_dir=data,
     epochs=1,
     tuner_loss='loss',
+    design=False,
     min_auc_true_top_1p=0.0,
     # The playbook's string pins 0 FC and 0 conv layers; two output layers
     # are swept, 2 random trials each, then 2 replicas of the winner.

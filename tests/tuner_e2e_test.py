@@ -17,6 +17,7 @@ def test_search_then_train_with_the_best_hyperparameters(tmp_path):
     run_name='tuned',
     input_dir=data,
     epochs=1,
+    design=False,
     num_conv_layers=1,
     num_fc_layers=1,
     tuner_trials=2,

@@ -5,7 +5,8 @@ validation result with every threshold; a baseline comparison of the mean
 rank metrics; the metric table per slice and per output; per-epoch training
 curves; and, from the candidate model's predictions on the held-out split,
 a ROC curve for the true top 1% and predicted-versus-observed counts per
-output. Images are inline SVG data URIs, so the file stands alone.
+output; and the Designer's designs (tools/design_report.py). Images are
+inline SVG data URIs, so the file stands alone.
 """
 
 import dataclasses
@@ -23,11 +24,14 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from components.config import keys
+from components.design import designer_component
 from components.evaluation import affinity_metrics
 from components.evaluation import rank_metrics
 from pipeline import local_runner
 from schema import experiment as experiment_lib
 from schema import identifiability
+from simulation import oracle
+from tools import design_report
 from tools import svg_plots
 from tools import truth_scoring
 
@@ -58,6 +62,7 @@ class RunArtifacts:
   model_run: str
   examples: str
   blessed: Optional[bool]
+  designs: Optional[str] = None
 
 
 def find_artifacts(run_dir: str) -> RunArtifacts:
@@ -83,12 +88,28 @@ def find_artifacts(run_dir: str) -> RunArtifacts:
   examples = uri('Examples', 'StructureFeatures') or uri(
     'Examples', 'ImportExampleGen'
   )
+  blessed = local_runner.latest_blessing(options)
   return RunArtifacts(
     evaluation,
     os.path.join(model, 'Format-Serving'),
     model_run,
     examples,
-    local_runner.latest_blessing(options),
+    blessed,
+    # Only the blessed model designs; older designs belong to older models.
+    uri(designer_component.Designs.TYPE_NAME, 'Designer') if blessed else None,
+  )
+
+
+def _dataset_with_truth(run_dir: str) -> str:
+  """The run's dataset directory if it is simulated, else ''."""
+  try:
+    dataset = truth_scoring.find_dataset(run_dir)
+  except truth_scoring.TruthScoringError:
+    return ''
+  return (
+    dataset
+    if os.path.exists(os.path.join(dataset, oracle.TRUTH_MODEL_FILENAME))
+    else ''
   )
 
 
@@ -425,6 +446,8 @@ def render(run_dir: str, output: str = '') -> str:
     identifiability_html(run_dir),
     '<h2>Affinity against the binding evidence (test split)</h2>',
     affinity_table(metrics),
+    '<h2>Designs</h2>',
+    design_report.designs_html(artifacts.designs, _dataset_with_truth(run_dir)),
     '<h2>Plots</h2>',
     ''.join(
       f'<img alt="plot" src="{svg_plots.data_uri(svg)}">' for svg in images

@@ -15,6 +15,7 @@ from typing import Tuple
 
 from components.config import blessing as blessing_lib
 from components.config import data_contract as data_contract_lib
+from components.config import design as design_lib
 from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.config import run_config
@@ -40,6 +41,7 @@ class PipelineConfig:
     structure: how to fold; None skips StructureFeatures.
     blessing: the Evaluator's thresholds.
     data_contract: DataContractCheck's bounds.
+    design: the Designer's settings (after the Pusher).
   """
 
   hparams: Dict[str, Any]
@@ -53,6 +55,7 @@ class PipelineConfig:
   data_contract: data_contract_lib.DataContractConfig = (
     data_contract_lib.DataContractConfig()
   )
+  design: design_lib.DesignConfig = design_lib.DesignConfig()
 
   def __post_init__(self):
     object.__setattr__(self, 'sweep', tuple(self.sweep))

@@ -10,6 +10,7 @@ the numbered inputs.
 from typing import Any
 from typing import Dict
 from typing import List
+from typing import Optional
 from typing import Type
 
 from tfx import types
@@ -25,6 +26,7 @@ def make_fan_in_component(
   inputs: Dict[str, List[types.BaseChannel]],
   outputs: Dict[str, Type[types.Artifact]],
   parameters: Dict[str, str],
+  shared_inputs: Optional[Dict[str, types.BaseChannel]] = None,
 ) -> base_component.BaseComponent:
   """Builds a component gathering equally long lists of channels.
 
@@ -34,6 +36,7 @@ def make_fan_in_component(
     inputs: prefix -> one channel per branch (all lists equally long).
     outputs: output key -> artifact type.
     parameters: execution parameter name -> string value.
+    shared_inputs: further inputs, one channel each, under their own key.
 
   Returns:
     The component instance.
@@ -41,8 +44,11 @@ def make_fan_in_component(
   lengths = {len(channels) for channels in inputs.values()}
   if len(lengths) != 1 or 0 in lengths:
     raise ValueError(f'{name}: every input needs one channel per branch')
-  channel_types = {}
-  channels = {}
+  channels = dict(shared_inputs or {})
+  channel_types = {
+    key: component_spec.ChannelParameter(type=channel.type)
+    for key, channel in channels.items()
+  }
   for prefix, branch_channels in inputs.items():
     for i, channel in enumerate(branch_channels):
       channel_types[f'{prefix}_{i}'] = component_spec.ChannelParameter(
