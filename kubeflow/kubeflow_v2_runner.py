@@ -184,7 +184,8 @@ def build_pipeline(
         flag,
         path,
       )
-  experiment_pbtxt = load_experiment_text(input_dir)
+  kind = run_options.dataset_kind(options, input_dir)
+  experiment_pbtxt = load_experiment_text(input_dir, kind)
   config = run_options.pipeline_config(options)
   pipeline = pipeline_lib.create_pipeline(
     pipeline_name=kf.pipeline_name,
@@ -197,6 +198,7 @@ def build_pipeline(
     metadata_connection_config=None,
     config=config,
     enable_cache=options.enable_cache,
+    fastq=kind == 'fastq',
   )
   # Module files would be packaged into wheels under <pipeline_root>/_wheels
   # at compile time (needing write access there); the image has the code.

@@ -30,6 +30,10 @@ SPLIT_HASH_BUCKETS = (
   (keys.TEST_SPLIT, 3),
 )
 EXAMPLES_PATTERN = '*.tfrecord*'
+# The ExampleGen node of a run: counted examples, or FASTQ reads.
+IMPORT_EXAMPLE_GEN = 'ImportExampleGen'
+FASTQ_EXAMPLE_GEN = 'FastqExampleGen'
+EXAMPLE_GEN_NODES = (IMPORT_EXAMPLE_GEN, FASTQ_EXAMPLE_GEN)
 
 
 @dataclasses.dataclass(frozen=True)

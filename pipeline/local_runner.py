@@ -28,7 +28,10 @@ from tfx import v1 as tfx
 
 from components.config import keys
 from components.data import data_contract
+from components.data import fastq_dataset
 from components.data import record_check
+from components.data.fastq import read_stats
+from components.data.fastq import records as fastq_records
 from components.design import designer
 from components.design import designer_component
 from components.evaluation import validation_messages
@@ -73,7 +76,12 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
       f'{options.beam_mode!r}'
     )
   input_dir = resolve_input_dir(options)
-  experiment_pbtxt = load_dataset_experiment(input_dir)
+  kind = run_options.dataset_kind(options, input_dir)
+  experiment_pbtxt = load_dataset_experiment(input_dir, kind)
+  if kind == fastq_dataset.FASTQ:
+    print(
+      f'{input_dir}: FASTQ reads (FastqExampleGen filters, counts, clusters)'
+    )
   config = run_options.pipeline_config(options)
   if config.latent_affinity:
     experiment = experiment_lib.parse_experiment(experiment_pbtxt, input_dir)
@@ -93,7 +101,17 @@ def build_pipeline(options: RunOptions) -> tfx.dsl.Pipeline:
     ),
     config=config,
     enable_cache=options.enable_cache,
+    fastq=kind == fastq_dataset.FASTQ,
   )
+
+
+def latest_examples(options: RunOptions):
+  """The run's ingested Examples: its ExampleGen's latest output."""
+  for node in configs.EXAMPLE_GEN_NODES:
+    examples = latest_artifact(options, 'Examples', node)
+    if examples is not None:
+      return examples
+  return None
 
 
 def latest_pushed_model(options: RunOptions) -> str | None:
@@ -121,16 +139,14 @@ def held_out_examples(options: RunOptions) -> List[bytes]:
   """The latest `test` split (held-out clusters) the Evaluator saw.
 
   StructureFeatures' output when this run folds sequences (the examples
-  then carry the structure features), ImportExampleGen's otherwise.
+  then carry the structure features), the ExampleGen's otherwise.
   """
   examples = None
   if run_options.structure(options) is not None:
     examples = latest_artifact(options, 'Examples', 'StructureFeatures')
-  examples = examples or latest_artifact(
-    options, 'Examples', 'ImportExampleGen'
-  )
+  examples = examples or latest_examples(options)
   if examples is None:
-    raise InputError(f'{options.metadata_path}: no ImportExampleGen output')
+    raise InputError(f'{options.metadata_path}: no ExampleGen output')
   split_dir = os.path.join(examples.uri, f'Split-{keys.TEST_SPLIT}')
   return truth_scoring.read_examples(split_dir)
 
@@ -278,6 +294,8 @@ USER_ERRORS = (
   experiment_lib.ExperimentError,
   data_contract.DataContractError,
   run_lock.RunLockedError,
+  fastq_records.FastqError,
+  read_stats.LowPassRateError,
 )
 
 

@@ -26,13 +26,15 @@ def create_pipeline(
     metadata_store_pb2.ConnectionConfig
   ] = None,
   enable_cache: bool = True,
+  fastq: bool = False,
 ) -> tfx.dsl.Pipeline:
   """Builds the aptamer-tfx pipeline.
 
   Args:
     pipeline_name: name of the pipeline (hyphens, no underscores, for KFP).
     pipeline_root: root directory of the pipeline's artifacts.
-    data_root: dataset directory with the TFRecord examples.
+    data_root: dataset directory with the TFRecord examples (or, with
+      `fastq`, the FASTQ files experiment_pbtxt names).
     experiment_pbtxt: the experiment in protobuf text format (its content,
       so a changed experiment invalidates the cache).
     serving_model_dir: where the Pusher copies a blessed model.
@@ -41,6 +43,7 @@ def create_pipeline(
     beam_pipeline_args: arguments for every Beam-based component.
     metadata_connection_config: MLMD connection (None: the orchestrator's).
     enable_cache: reuse results of unchanged components.
+    fastq: the dataset holds FASTQ reads (`run_options.dataset_kind`).
 
   Returns:
     The `tfx.dsl.Pipeline`.
@@ -77,6 +80,7 @@ def create_pipeline(
     folds=config.structure is not None,
     log_normalised_floats=config.log_normalised_floats,
     max_count=config.data_contract.max_count,
+    fastq=fastq,
   )
   features = stages.feature_stage(
     data.outputs['examples'],

@@ -31,6 +31,7 @@ from components.config import structure as structure_lib
 from components.config import sweep
 from components.config import training as training_lib
 from components.config import tuner as tuner_lib
+from components.data import fastq_dataset
 from pipeline import configs
 from pipeline import playbook_vars
 from schema import experiment as experiment_lib
@@ -38,6 +39,10 @@ from schema import experiment as experiment_lib
 
 class InputError(ValueError):
   """The dataset or the run options are unusable."""
+
+
+AUTO_KIND = 'auto'
+INPUT_KINDS = (AUTO_KIND, fastq_dataset.EXAMPLES, fastq_dataset.FASTQ)
 
 
 def _opt(default, help_text):
@@ -68,7 +73,14 @@ class RunOptions:
     'demo', f'Registered dataset: {sorted(configs.DATASETS)}.'
   )
   input_dir: str = _opt(
-    '', 'Dataset directory (experiment.pbtxt + TFRecords); overrides --dataset.'
+    '',
+    'Dataset directory (experiment.pbtxt + TFRecords, or + the FASTQ files '
+    'it names); overrides --dataset.',
+  )
+  input_kind: str = _opt(
+    'auto',
+    "What --input_dir holds: 'examples' (counted TFRecords), 'fastq' (reads "
+    "that FastqExampleGen filters, counts and clusters) or 'auto' (detect).",
   )
   affinity_target_map: str = _opt(
     '',
@@ -650,20 +662,54 @@ def resolve_input_dir(options: RunOptions) -> str:
   return configs.DATASETS[options.dataset].input_dir
 
 
-def load_experiment_text(input_dir: str) -> str:
+def dataset_kind(options: RunOptions, input_dir: str) -> str:
+  """'examples' or 'fastq': `--input_kind`, or what the directory holds.
+
+  Raises:
+    InputError: the directory holds both or neither, or its FASTQ layout
+      does not match the experiment (the message names the read or file).
+  """
+  if options.input_kind not in INPUT_KINDS:
+    raise InputError(
+      f'--input_kind must be one of {list(INPUT_KINDS)}, got '
+      f'{options.input_kind!r}'
+    )
+  if options.input_kind != AUTO_KIND:
+    return options.input_kind
+  try:
+    return fastq_dataset.dataset_kind(input_dir)
+  except fastq_dataset.FastqDatasetError as e:
+    raise InputError(str(e)) from e
+
+
+def load_experiment_text(
+  input_dir: str, kind: str = fastq_dataset.EXAMPLES
+) -> str:
   """Checks a dataset directory and returns its experiment text.
 
   Uses tf.io.gfile only, so gs:// (and any other registered scheme) works.
 
+  Args:
+    input_dir: the dataset directory.
+    kind: 'examples' (TFRecords must be there) or 'fastq' (every read name
+      of the experiment must have its FASTQ files, and no FASTQ file may be
+      left unclaimed).
+
   Raises:
-    InputError: the directory, its experiment or its examples are missing.
+    InputError: the directory, its experiment, its examples or its FASTQ
+      files are missing or do not match.
     schema.experiment.ExperimentError: the experiment is invalid.
   """
   if not tf.io.gfile.isdir(input_dir):
     raise InputError(f'{input_dir}: dataset directory not found')
   path = join_uri(input_dir, experiment_lib.EXPERIMENT_FILENAME)
-  experiment_lib.load_experiment(path)  # Fails early, naming the file.
-  if not tf.io.gfile.glob(join_uri(input_dir, configs.EXAMPLES_PATTERN)):
+  experiment = experiment_lib.load_experiment(path)  # Names the file.
+  if kind == fastq_dataset.FASTQ:
+    try:
+      fastq_dataset.fastq_files(experiment, input_dir)
+    except fastq_dataset.FastqDatasetError as e:
+      raise InputError(str(e)) from e
+  elif not tf.io.gfile.glob(join_uri(input_dir, configs.EXAMPLES_PATTERN)):
     raise InputError(
       f'{input_dir}: no TFRecord examples matching {configs.EXAMPLES_PATTERN!r}'
     )

@@ -20,6 +20,7 @@ from components.config import pipeline_config
 from components.config import run_config as run_config_lib
 from components.data import data_contract
 from components.data import experiment_schema
+from components.data.fastq_example_gen import component as fastq_component
 from components.design import designer_component
 from components.evaluation import eval_config
 from components.evaluation import replica_report
@@ -48,21 +49,41 @@ def data_stage(
   folds: bool,
   log_normalised_floats: List[str],
   max_count: int,
+  fastq: bool = False,
 ) -> Stage:
   """Ingestion, statistics, the experiment's schema and the data contract.
 
   Args:
-    data_root: dataset directory with the TFRecord examples.
+    data_root: dataset directory with the TFRecord examples, or with the
+      FASTQ files its experiment names (`fastq`).
     experiment_pbtxt: the experiment in protobuf text format.
     folds: whether StructureFeatures will add its features (Transform then
       reads them, so ExperimentSchemaGen's schema declares them).
     log_normalised_floats: float features Transform normalises with
       log(1 + x); the data contract refuses values <= -1 in them.
     max_count: the data contract refuses a count above it.
+    fastq: read, filter, count and cluster FASTQ reads (FastqExampleGen)
+      instead of importing counted examples.
   """
+  if fastq:
+    # Reads -> QC -> counts -> edit-distance clusters -> the same examples,
+    # with the same cluster-disjoint splits.
+    example_gen = fastq_component.fastq_example_gen(data_root, experiment_pbtxt)
+  else:
+    example_gen = _import_example_gen(data_root)
+  return _checked_data(
+    example_gen,
+    experiment_pbtxt,
+    folds,
+    log_normalised_floats,
+    max_count,
+  )
+
+
+def _import_example_gen(data_root: str):
   # Ingests the TF Examples; whole sequence clusters go to one split
   # (train / validation / test, configs.SPLIT_HASH_BUCKETS).
-  example_gen = tfx.components.ImportExampleGen(
+  return tfx.components.ImportExampleGen(
     input_base=data_root,
     input_config=tfx.proto.Input(
       splits=[
@@ -81,6 +102,11 @@ def data_stage(
       )
     ),
   )
+
+
+def _checked_data(
+  example_gen, experiment_pbtxt, folds, log_normalised_floats, max_count
+) -> Stage:
   # Computes statistics over data for visualization and example validation.
   statistics_gen = tfx.components.StatisticsGen(
     examples=example_gen.outputs['examples']

@@ -17,12 +17,15 @@ list rounds of their own. `--help` lists them all.
 import argparse
 import collections
 import dataclasses
+import os
 import re
+import shutil
 import sys
 from typing import Dict
 from typing import List
 
 from schema import experiment as experiment_lib
+from simulation import fastq_dataset
 from simulation import scenarios
 from simulation.config import SimulationConfig
 from simulation.config import SimulationConfigError
@@ -30,6 +33,7 @@ from simulation.simulator import SimulationResult
 from simulation.simulator import simulate
 from simulation.writer import WriteSummary
 from simulation.writer import write_dataset
+from simulation.writer import write_truth_files
 
 
 def _field_help() -> Dict[str, str]:
@@ -97,6 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
       'named configuration the other flags override, one of '
       f'{", ".join(scenarios.SCENARIOS)} (default: {scenarios.DEMO})'
     ),
+  )
+  parser.add_argument(
+    '--fastq',
+    action='store_true',
+    help=(
+      'write the sequenced pools as gzip FASTQ read pairs (Illumina-like '
+      'errors, primers, adapters) named in experiment.pbtxt, instead of '
+      'counted TFRecord examples; the truth files are written too'
+    ),
+  )
+  parser.add_argument(
+    '--single_end',
+    action='store_true',
+    help='with --fastq: R1 files only',
   )
   parser.add_argument(
     '--list_scenarios',
@@ -174,6 +192,14 @@ def summary(
   return '\n'.join(lines)
 
 
+def _write_fastq(result, output_dir: str, overwrite: bool, paired: bool):
+  """A FASTQ dataset with the truth files beside the reads."""
+  if overwrite and os.path.isdir(output_dir):
+    shutil.rmtree(output_dir)
+  path = fastq_dataset.write_fastq_dataset(result, output_dir, paired=paired)
+  write_truth_files(result, path)
+
+
 def main(argv: List[str] | None = None) -> int:
   """Runs the simulator from the command line.
 
@@ -195,6 +221,13 @@ def main(argv: List[str] | None = None) -> int:
   try:
     config = scenarios.configure(args.scenario, **overrides)
     result = simulate(config)
+    if args.fastq:
+      _write_fastq(result, args.output_dir, args.overwrite, not args.single_end)
+      print(
+        f'scenario: {args.scenario}; FASTQ dataset written to '
+        f'{args.output_dir} (reads of {len(result.count_names)} pools)'
+      )
+      return 0
     written = write_dataset(result, args.output_dir, overwrite=args.overwrite)
   except (
     SimulationConfigError,

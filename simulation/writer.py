@@ -57,6 +57,7 @@ __all__ = [
   'UNSEEN_FILENAME',
   'WriteSummary',
   'write_dataset',
+  'write_truth_files',
 ]
 
 
@@ -146,12 +147,21 @@ def _write_files(result, directory):
   with open(path, 'w') as f:
     f.write(experiment_lib.to_text(result.experiment))
   names = _write_examples(result, directory)
+  write_truth_files(result, directory)
+  return names
+
+
+def write_truth_files(result: SimulationResult, directory: str) -> None:
+  """Writes the truth files (ground truth, unseen set, truth model).
+
+  A FASTQ dataset (simulation/fastq_dataset.py) gets them too, so that its
+  runs are judged against the same truth.
+  """
   _write_ground_truth(result, os.path.join(directory, GROUND_TRUTH_FILENAME))
   if result.unseen is not None:
     _write_unseen(result.unseen, os.path.join(directory, UNSEEN_FILENAME))
   with open(os.path.join(directory, oracle.TRUTH_MODEL_FILENAME), 'w') as f:
     f.write(oracle.TruthModel.of(result.config).to_json())
-  return names
 
 
 def _write_examples(result, directory):

@@ -35,7 +35,7 @@ def _add_truth_score(commands) -> None:
   parser.add_argument(
     '--dataset_dir',
     default='',
-    help="Default: the run's ImportExampleGen input_base (from metadata.db).",
+    help="Default: the run's ExampleGen input_base (from metadata.db).",
   )
   parser.add_argument(
     '--model_dir',

@@ -27,6 +27,7 @@ from components.config import keys
 from components.design import designer_component
 from components.evaluation import affinity_metrics
 from components.evaluation import rank_metrics
+from pipeline import configs
 from pipeline import local_runner
 from schema import experiment as experiment_lib
 from schema import identifiability
@@ -85,9 +86,9 @@ def find_artifacts(run_dir: str) -> RunArtifacts:
     raise ReportError(
       f'{run_dir}: the run has no Evaluator and Trainer outputs yet'
     )
-  examples = uri('Examples', 'StructureFeatures') or uri(
-    'Examples', 'ImportExampleGen'
-  )
+  examples = uri('Examples', 'StructureFeatures')
+  for node in configs.EXAMPLE_GEN_NODES:
+    examples = examples or uri('Examples', node)
   blessed = local_runner.latest_blessing(options)
   return RunArtifacts(
     evaluation,
@@ -206,8 +207,7 @@ def affinity_table(metrics: Dict) -> str:
 
 def identifiability_html(run_dir: str) -> str:
   """What the experiment design identifies, as the runner printed it."""
-  recorded = truth_scoring.recorded_properties(run_dir, 'ImportExampleGen')
-  dataset = (recorded or {}).get('input_base', '')
+  dataset = truth_scoring.recorded_input_base(run_dir)
   path = os.path.join(dataset, experiment_lib.EXPERIMENT_FILENAME)
   if not dataset or not os.path.exists(path):
     return '<p>The experiment file of this run is not at hand.</p>'

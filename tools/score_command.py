@@ -71,8 +71,7 @@ def _folding_parameters(run_dir: str):
   if not os.path.isdir(run_dir):
     raise scoring.ScoringError(f'--run_dir={run_dir}: no such run directory')
   # The run's dataset holds the primers, if the run folded with them.
-  recorded = truth_scoring.recorded_properties(run_dir, 'ImportExampleGen')
-  dataset_dir = (recorded or {}).get('input_base') or ''
+  dataset_dir = truth_scoring.recorded_input_base(run_dir)
   return truth_scoring.folding_parameters(run_dir, dataset_dir)
 
 

@@ -375,8 +375,17 @@ def recorded_properties(run_dir: str, node_id: str) -> Optional[Dict]:
   return values
 
 
+def recorded_input_base(run_dir: str) -> str:
+  """The dataset directory the run's ExampleGen read ('' if none ran)."""
+  for node in configs.EXAMPLE_GEN_NODES:
+    recorded = recorded_properties(run_dir, node) or {}
+    if recorded.get('input_base'):
+      return recorded['input_base']
+  return ''
+
+
 def find_dataset(run_dir: str, dataset_dir: str = '') -> str:
-  """`dataset_dir`, else the run's ImportExampleGen `input_base`.
+  """`dataset_dir`, else the run's ExampleGen `input_base`.
 
   Raises:
     TruthScoringError: neither names a directory with a ground truth.
@@ -389,14 +398,13 @@ def find_dataset(run_dir: str, dataset_dir: str = '') -> str:
         f'{run_dir}: no {METADATA_FILENAME} to find the dataset in; is this '
         'a run directory? (--dataset_dir names the dataset)'
       )
-    recorded = recorded_properties(run_dir, 'ImportExampleGen') or {}
-    dataset_dir = recorded.get('input_base') or ''
+    dataset_dir = recorded_input_base(run_dir)
     if not dataset_dir:
       raise TruthScoringError(
-        f'{metadata}: no finished ImportExampleGen execution with an '
+        f'{metadata}: no finished ExampleGen execution with an '
         'input_base; --dataset_dir names the dataset'
       )
-    where = f"{dataset_dir} (the run's ImportExampleGen input_base)"
+    where = f"{dataset_dir} (the run's ExampleGen input_base)"
   if not os.path.isdir(dataset_dir):
     raise TruthScoringError(f'{where}: no such directory')
   truth = os.path.join(dataset_dir, TRUTH_FILENAME)
@@ -413,7 +421,7 @@ def held_out_examples(
   """The latest held-out split of the run and whether it has structure.
 
   StructureFeatures' output when `structure` (the model reads structure
-  features) and the run has one, ImportExampleGen's otherwise.
+  features) and the run has one, the ExampleGen's otherwise.
 
   Returns:
     (serialized examples, whether they carry the structure features).
@@ -431,9 +439,10 @@ def held_out_examples(
 
   examples = latest('StructureFeatures') if structure else None
   featured = examples is not None
-  examples = examples or latest('ImportExampleGen')
+  for node in configs.EXAMPLE_GEN_NODES:
+    examples = examples or latest(node)
   if examples is None:
-    raise TruthScoringError(f'{metadata}: no ImportExampleGen output')
+    raise TruthScoringError(f'{metadata}: no ExampleGen output')
   for split in HELD_OUT_SPLITS:
     split_dir = os.path.join(examples.uri, f'Split-{split}')
     if os.path.isdir(split_dir):
