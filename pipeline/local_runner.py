@@ -259,7 +259,7 @@ def report(options: RunOptions) -> None:
     print(
       f'  more: .venv/bin/aptamer-tfx truth-score {options.run_dir} --unseen'
     )
-  if blessed:
+  if blessed and options.design:
     report_designs(options, dataset)
 
 

@@ -30,6 +30,7 @@ COMPONENTS = (
   'Trainer',
   'Evaluator',
   'Pusher',
+  'Designer',
 )
 # Everything before the Evaluator depends only on data and parameters.
 CACHEABLE = COMPONENTS[:7]
@@ -85,9 +86,13 @@ def record_demo_runs(save_base: str) -> dict:
   """The three runs, in order, with what each left."""
   options = local_runner.RunOptions(save_base=save_base, run_name='e2e')
   strict = dataclasses.replace(options, min_auc_true_top_1p=1.01)
+  # The second run checks the cache of everything the first ran; it leaves
+  # out the Designer, which would design again (the Evaluator's new
+  # blessing is its input) and is judged on the first run.
+  second = dataclasses.replace(options, design=False)
   return {
     'options': options,
     'first': _run(options),
-    'second': _run(options),
+    'second': _run(second),
     'strict': _run(strict),
   }

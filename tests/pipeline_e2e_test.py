@@ -82,6 +82,17 @@ def test_unblessed_model_is_not_pushed(runs):
   assert strict.pushed == second.pushed
   assert strict.executions['Pusher'] == second.executions['Pusher']
   assert strict.executions['Trainer'] == 1
+  # Nothing is designed from a model that is not blessed.
+  assert strict.executions['Designer'] == 1
+  assert 'Designs against' not in strict.console
+
+
+@pytest.mark.e2e
+def test_the_first_run_designs_and_judges_its_designs(runs):
+  first = runs['first']
+  assert '2200 designs from 200 seeds by affinity_target' in first.console
+  assert "Designs against the simulator's truth:" in first.console
+  assert 'oracle efficiency' in first.console
 
 
 def _negated_affinity_model(model_dir: str, path: str) -> str:

@@ -207,39 +207,22 @@ def judge(designs_dir: str, dataset_dir: str) -> DesignTruth:
   landscape_designs = designer.make_walker(
     config, learnable_score, constraints
   ).walk(list(seeds['sequence']))
+  walked = {
+    'model': designs,
+    'random': controls,
+    'oracle': oracle_designs,
+    'landscape_oracle': landscape_designs,
+  }
   rates = {
-    'model': _rates(
-      'model',
-      [d.sequence for d in designs],
-      [d.seed for d in designs],
+    walker: _rates(
+      walker,
+      [d.sequence for d in found],
+      [d.seed for d in found],
       truth,
       affinity,
       threshold,
-    ),
-    'random': _rates(
-      'random',
-      [d.sequence for d in controls],
-      [d.seed for d in controls],
-      truth,
-      affinity,
-      threshold,
-    ),
-    'oracle': _rates(
-      'oracle',
-      [d.sequence for d in oracle_designs],
-      [d.seed for d in oracle_designs],
-      truth,
-      affinity,
-      threshold,
-    ),
-    'landscape_oracle': _rates(
-      'landscape_oracle',
-      [d.sequence for d in landscape_designs],
-      [d.seed for d in landscape_designs],
-      truth,
-      affinity,
-      threshold,
-    ),
+    )
+    for walker, found in walked.items()
   }
   return DesignTruth(affinity, len(seeds), threshold, rates)
 
