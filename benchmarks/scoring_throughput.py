@@ -9,21 +9,30 @@ settings are per process, and each part's peak memory is its own):
     each Beam worker);
   * beam: `scoring.ScoreSequences` over the same sequences (beam.Create), on
     the DirectRunner with --direct_running_mode=multi_processing and
-    --direct_num_workers=N (--worker_threads TensorFlow threads each),
-    counting the row dicts it yields; worker start-up and model loading
-    included. A second run on --small_count sequences splits the time into
-    a fixed cost and a marginal rate. Target: beam rate >= 0.8 x N x bare
-    rate (`beam/target` >= 1);
+    --direct_num_workers=N (--worker_threads TensorFlow threads each; 0:
+    ScoreSequences' default, cores // N), counting the scored rows; worker
+    start-up and model loading included. Per --beam_modes (`batched`: a
+    Create of `scoring.batches_of` lists into ScoreSequenceBatches, as the
+    component runs; `columnar`: a Create of single strings into
+    ScoreSequences, one element out per batch; `rows`: the same, one dict
+    out per sequence, the old output) it also runs --small_count sequences, to split the time into a
+    fixed cost and a marginal rate, and 1 sequence, the start-up cost
+    measured directly. Target: beam rate >= 0.8 x N x bare rate
+    (`beam/target` >= 1);
   * ml seeds: `seeds.ml_seeds` scoring --seed_sequences random 40-mers in
-    batches of 10,000 with the bare signature (TensorFlow's default threads,
-    calls of --call_size), keeping the top 2,000 by `affinity_<molecule>`.
-    Target: <= 5 minutes for 10^7. Peak RSS: the process's and its
-    children's (resource.getrusage), in MiB.
+    batches of 10,000, keeping the top 2,000 by `affinity_<molecule>`, with
+    --seed_scorer `scorer` (the Designer's score_fn: SequenceScorer.score on
+    a list of str, model calls of --call_size) or `signature` (the bare
+    signature), --seed_threads TensorFlow threads (0: TF's default, every
+    core). Target: <= 5 minutes for 10^7.
+
+Peak RSS: the part's process plus its largest child (resource.getrusage),
+in MiB.
 
 Usage:
   python benchmarks/scoring_throughput.py --model DIR \
       [--num_sequences 200000] [--small_count 20000] [--workers 2] \
-      [--seed_sequences 10000000]
+      [--beam_modes batched columnar rows] [--seed_sequences 10000000]
 """
 
 import argparse
@@ -60,6 +69,7 @@ def _sequences(count, seed):
 
 
 def _peak_rss_mib():
+  """This process's peak RSS plus its largest child's, in MiB."""
   own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
   children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
   return (own + children) / 1024  # Linux reports KiB.
@@ -89,7 +99,7 @@ def _bare(args):
   return {'seconds': time.perf_counter() - start}
 
 
-def _beam_run(args, count):
+def _beam_run(args, count, mode):
   import apache_beam as beam
 
   from components.design import scoring
@@ -100,17 +110,32 @@ def _beam_run(args, count):
     f'--direct_num_workers={args.workers}',
   ]
   start = time.perf_counter()
+  threads = args.worker_threads or None
   with beam.Pipeline(argv=options) as pipeline:
-    _ = (
-      pipeline
-      | 'Sequences' >> beam.Create(sequences)
-      | 'Score'
-      >> scoring.ScoreSequences(
-        [args.model], threads_per_worker=args.worker_threads
+    if mode == 'batched':  # What the ScoreSequences component runs.
+      scored = (
+        pipeline
+        | 'Sequences' >> beam.Create(scoring.batches_of(sequences))
+        | 'Score'
+        >> scoring.ScoreSequenceBatches(
+          [args.model], threads_per_worker=threads
+        )
       )
-      | 'Count' >> beam.combiners.Count.Globally()
-      | 'Check' >> beam.Map(_check_count, count)
-    )
+    else:
+      scored = (
+        pipeline
+        | 'Sequences' >> beam.Create(sequences)
+        | 'Score'
+        >> scoring.ScoreSequences(
+          [args.model], threads_per_worker=threads, rows=mode == 'rows'
+        )
+      )
+    if mode != 'rows':
+      scored = scored | 'Rows' >> beam.Map(lambda b: len(b['sequence']))
+      counted = scored | 'Count' >> beam.CombineGlobally(sum)
+    else:
+      counted = scored | 'Count' >> beam.combiners.Count.Globally()
+    _ = counted | 'Check' >> beam.Map(_check_count, count)
   return time.perf_counter() - start
 
 
@@ -120,26 +145,42 @@ def _check_count(found, expected):
 
 
 def _beam(args):
-  return {
-    'seconds': _beam_run(args, args.num_sequences),
-    'small_seconds': _beam_run(args, args.small_count),
-  }
+  """Seconds for --num_sequences, --small_count and 1 sequence, per mode."""
+  out = {}
+  for mode in args.beam_modes:
+    out[mode] = {
+      'seconds': _beam_run(args, args.num_sequences, mode),
+      'small_seconds': _beam_run(args, args.small_count, mode),
+      'startup_seconds': _beam_run(args, 1, mode),
+    }
+  out['peak_rss_mib'] = _peak_rss_mib()
+  return out
 
 
 def _seeds(args):
-  tf = _set_threads(0)
+  tf = _set_threads(args.seed_threads)
 
+  from components.design import scoring
   from components.design import seeds
 
-  signature = tf.saved_model.load(args.model).signatures['serve_sequences']
-  output = f'affinity_{args.molecule}'
+  if args.seed_scorer == 'scorer':
+    # What the Designer passes to ml_seeds (designer.design's score_fn).
+    scorer = scoring.SequenceScorer([args.model], batch_size=args.call_size)
+    column = scoring.mean_column(f'affinity_{args.molecule}')
 
-  def score(batch):
-    parts = []
-    for i in range(0, len(batch), args.call_size):
-      result = signature(sequences=tf.constant(batch[i : i + args.call_size]))
-      parts.append(result[output].numpy())
-    return np.concatenate(parts)
+    def score(batch):
+      return np.asarray(scorer.score(list(batch))[column], np.float64)
+
+  else:
+    signature = tf.saved_model.load(args.model).signatures['serve_sequences']
+    output = f'affinity_{args.molecule}'
+
+    def score(batch):
+      parts = []
+      for i in range(0, len(batch), args.call_size):
+        chunk = tf.constant(batch[i : i + args.call_size])
+        parts.append(signature(sequences=chunk)[output].numpy())
+      return np.concatenate(parts)
 
   score(_sequences(args.call_size, args.seed))  # Traces and warms up.
   start = time.perf_counter()
@@ -172,6 +213,14 @@ def _run_part(part, argv):
   return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def _print_table(rows):
+  print('| ' + ' | '.join(rows[0]) + ' |')
+  print('|' + '---|' * len(rows[0]))
+  for row in rows:
+    print('| ' + ' | '.join(str(v) for v in row.values()) + ' |')
+  print()
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--model', default=_DEFAULT_MODEL)
@@ -179,10 +228,21 @@ def main():
   parser.add_argument('--small_count', type=int, default=20_000)
   parser.add_argument('--workers', type=int, default=2)
   parser.add_argument('--bare_threads', type=int, default=1)
-  parser.add_argument('--worker_threads', type=int, default=1)
+  # 0: ScoreSequences' default (cores // workers on the DirectRunner).
+  parser.add_argument('--worker_threads', type=int, default=0)
+  parser.add_argument(
+    '--beam_modes',
+    nargs='+',
+    default=['batched', 'columnar'],
+    choices=['batched', 'columnar', 'rows'],
+  )
   parser.add_argument('--seed_sequences', type=int, default=10_000_000)
   parser.add_argument('--keep', type=int, default=2000)
-  parser.add_argument('--call_size', type=int, default=5000)
+  parser.add_argument('--call_size', type=int, default=4096)
+  parser.add_argument('--seed_threads', type=int, default=0)  # 0: TF's.
+  parser.add_argument(
+    '--seed_scorer', default='scorer', choices=['scorer', 'signature']
+  )
   parser.add_argument('--molecule', default='target')
   parser.add_argument('--parts', nargs='+', default=list(_PARTS))
   parser.add_argument('--seed', type=int, default=0)
@@ -205,40 +265,52 @@ def main():
   print()
   if 'bare' in results and 'beam' in results:
     bare_rate = n / results['bare']['seconds']
-    beam = results['beam']
-    beam_rate = n / beam['seconds']
-    marginal = (n - args.small_count) / (
-      beam['seconds'] - beam['small_seconds']
-    )
     target = 0.8 * args.workers * bare_rate
-    row = {
-      'sequences': n,
-      f'bare seq/s ({args.bare_threads} thread)': f'{bare_rate:.0f}',
-      'beam s': f'{beam["seconds"]:.1f}',
-      'beam seq/s': f'{beam_rate:.0f}',
-      f'beam/({args.workers} x bare)': f'{beam_rate / (2 * bare_rate):.2f}',
-      'beam/target': f'**{beam_rate / target:.2f}**',
-      'fixed s': f'{beam["seconds"] - n / marginal:.1f}',
-      'marginal seq/s': f'{marginal:.0f}',
-      'marginal/target': f'{marginal / target:.2f}',
-    }
-    print('| ' + ' | '.join(row) + ' |')
-    print('|' + '---|' * len(row))
-    print('| ' + ' | '.join(str(v) for v in row.values()) + ' |')
-    print()
+    table = []
+    for mode in args.beam_modes:
+      beam = results['beam'][mode]
+      beam_rate = n / beam['seconds']
+      marginal = (n - args.small_count) / (
+        beam['seconds'] - beam['small_seconds']
+      )
+      table.append(
+        {
+          'beam output': mode,
+          'sequences': n,
+          f'bare seq/s ({args.bare_threads} thread)': f'{bare_rate:.0f}',
+          'beam s': f'{beam["seconds"]:.1f}',
+          'beam seq/s': f'{beam_rate:.0f}',
+          f'beam/({args.workers} x bare)': (
+            f'{beam_rate / (args.workers * bare_rate):.2f}'
+          ),
+          'beam/target': f'**{beam_rate / target:.2f}**',
+          '1-sequence run s': f'{beam["startup_seconds"]:.1f}',
+          'fixed s (fit)': f'{beam["seconds"] - n / marginal:.1f}',
+          'marginal seq/s': f'{marginal:.0f}',
+          f'marginal/({args.workers} x bare)': (
+            f'{marginal / (args.workers * bare_rate):.2f}'
+          ),
+          'peak RSS MiB': f'{results["beam"]["peak_rss_mib"]:.0f}',
+        }
+      )
+    _print_table(table)
   if 'seeds' in results:
     seeds = results['seeds']
-    row = {
-      'random 40-mers': args.seed_sequences,
-      'kept': seeds['kept'],
-      'wall s': f'{seeds["seconds"]:.1f}',
-      'seq/s': f'{args.seed_sequences / seeds["seconds"]:.0f}',
-      'projected s for 10^7': f'{1e7 * seeds["seconds"] / args.seed_sequences:.0f}',
-      'peak RSS MiB': f'{seeds["peak_rss_mib"]:.0f}',
-    }
-    print('| ' + ' | '.join(row) + ' |')
-    print('|' + '---|' * len(row))
-    print('| ' + ' | '.join(str(v) for v in row.values()) + ' |')
+    _print_table(
+      [
+        {
+          'random 40-mers': args.seed_sequences,
+          'scorer': args.seed_scorer,
+          'kept': seeds['kept'],
+          'wall s': f'{seeds["seconds"]:.1f}',
+          'seq/s': f'{args.seed_sequences / seeds["seconds"]:.0f}',
+          'projected s for 10^7': (
+            f'{1e7 * seeds["seconds"] / args.seed_sequences:.0f}'
+          ),
+          'peak RSS MiB': f'{seeds["peak_rss_mib"]:.0f}',
+        }
+      ]
+    )
   print(f'\nload average after: {os.getloadavg()}')
   print(
     'command: '

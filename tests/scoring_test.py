@@ -5,6 +5,7 @@ import io
 import os
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import util as testing_util
 import numpy as np
 import pandas as pd
@@ -126,20 +127,78 @@ def test_beam_transform_matches_the_scorer(
   columns = list(scorer.columns)
   numeric = _numeric(scorer)
 
-  def check(rows):
-    # Rows come back in any order; duplicates have equal rows.
+  def check_batches(batches):
+    # One element per batch, in any order; duplicates have equal scores.
+    assert len(batches) > 1
+    assert all(list(b) == columns for b in batches)
+    joined = scoring.concatenate(batches)
+    assert joined[scoring.SEQUENCE_COLUMN].dtype == object
+    assert all(joined[c].dtype == np.float32 for c in numeric)
+    check_rows(list(scoring.rows_of(joined)))
+
+  def check_rows(rows):
     assert len(rows) == len(sequences)
     by_sequence = {row['sequence']: row for row in rows}
     table = {c: [by_sequence[s][c] for s in sequences] for c in columns}
     _assert_same_scores(table, expected, numeric)
 
   with beam.Pipeline(argv=['--direct_running_mode=in_memory']) as pipeline:
-    rows = (
-      pipeline
-      | beam.Create(sequences)
-      | scoring.ScoreSequences([pushed_demo_model], min_batch_size=16)
+    inputs = pipeline | beam.Create(sequences)
+    batches = inputs | 'Batches' >> scoring.ScoreSequences(
+      [pushed_demo_model], min_batch_size=16, max_batch_size=64
     )
-    testing_util.assert_that(rows, check)
+    rows = inputs | 'Rows' >> scoring.ScoreSequences(
+      [pushed_demo_model], min_batch_size=16, rows=True
+    )
+    testing_util.assert_that(batches, check_batches, label='CheckBatches')
+    testing_util.assert_that(rows, check_rows, label='CheckRows')
+
+
+def test_worker_threads_share_the_cores_of_local_workers():
+  cores = os.cpu_count()
+
+  def threads(*argv):
+    return scoring.worker_threads(PipelineOptions(list(argv)))
+
+  assert threads() is None  # One in-memory worker: TensorFlow's default.
+  assert (
+    threads(
+      '--direct_running_mode=multi_processing', f'--direct_num_workers={cores}'
+    )
+    == 1
+  )
+  assert (
+    threads('--direct_running_mode=multi_threading', '--direct_num_workers=1')
+    is None
+  )
+  assert (
+    threads(
+      '--direct_running_mode=multi_processing',
+      f'--direct_num_workers={4 * cores}',
+    )
+    == 1
+  )
+  assert scoring.worker_threads(None) is None
+
+
+def test_batches_survive_the_arrow_encoding_exactly():
+  values = np.array([0.1, -3.5e-8, np.float32(1) / 3], np.float32)
+  batch = {
+    'sequence': np.array(['ACGT', 'GGCC', 'TTAA'], dtype=object),
+    'affinity_target_mean': values,
+    'affinity_target_std': np.zeros(3, np.float32),
+  }
+  decoded = scoring_component.decode_batch(
+    scoring_component.encode_batch(batch)
+  )
+  assert list(decoded) == list(batch)
+  assert decoded['sequence'].dtype == object
+  assert decoded['sequence'].tolist() == ['ACGT', 'GGCC', 'TTAA']
+  assert decoded['affinity_target_mean'].dtype == np.float32
+  assert decoded['affinity_target_mean'].tobytes() == values.tobytes()
+  joined = scoring.concatenate([batch, decoded])
+  assert joined['sequence'].tolist() == ['ACGT', 'GGCC', 'TTAA'] * 2
+  assert scoring.concatenate([]) == {}
 
 
 @pytest.mark.e2e
@@ -278,3 +337,32 @@ def test_make_score_sequences_builds_a_beam_fan_in(tmp_path):
     scoring_component.make_score_sequences(
       models, 'x.fa', folding_properties={'temperature': 'hot'}
     )
+
+
+def test_executor_columns_follow_the_file_order():
+  scored = {
+    'sequence': np.array(['CCCC', 'AAAA', 'GGGG', 'AAAA'], dtype=object),
+    'affinity_target_mean': np.array([2.0, 1.0, 3.0, 1.0], np.float32),
+  }
+  records = sequence_io.SequenceRecords(
+    ['AAAA', 'GGGG', 'AAAA', 'CCCC'], names=['a', 'g', 'a2', 'c']
+  )
+  columns = scoring_component._columns(records, scored)
+  assert list(columns) == ['sequence', 'name', 'affinity_target_mean']
+  assert columns['sequence'].tolist() == records.sequences
+  assert columns['name'].tolist() == ['a', 'g', 'a2', 'c']
+  assert columns['affinity_target_mean'].tolist() == [1.0, 3.0, 1.0, 2.0]
+  with pytest.raises(scoring.ScoringError, match="1 sequences .*'TTTT'"):
+    scoring_component._columns(
+      sequence_io.SequenceRecords(['AAAA', 'TTTT']), scored
+    )
+
+
+def test_batches_of_keeps_the_order_within_the_size_bounds():
+  sequences = [f'A{i}' for i in range(10)]
+  batches = scoring.batches_of(sequences, parts=3, min_size=2, max_size=3)
+  assert [len(b) for b in batches] == [3, 3, 3, 1]
+  assert sum(batches, []) == sequences
+  batches = scoring.batches_of(sequences, parts=10, min_size=4)
+  assert [len(b) for b in batches] == [4, 4, 2]
+  assert scoring.batches_of([]) == []

@@ -19,7 +19,8 @@ given).
 
 Every replica must have the same outputs and structure inputs. Values are
 float32, averaged in float64. `ScoreSequences` does the same as a Beam
-PTransform (each worker loads the models once, in `DoFn.setup`), and
+PTransform yielding one column batch per batch of sequences (each worker
+loads the models once, in `DoFn.setup`), and
 `score_file` scores a sequence file into a table, with a progress bar.
 
 TFX 1.16's BulkInferrer cannot load Keras 3 SavedModels, hence this DoFn.
@@ -35,12 +36,12 @@ from typing import Optional
 from typing import Sequence
 
 import apache_beam as beam
+from apache_beam.options import pipeline_options
 import numpy as np
 import tensorflow as tf
 
 from components.design import sequence_io
 from components.features import encodings
-from components.features.structure import executor as structure_executor
 from components.features.structure import folding
 
 AFFINITY_PREFIX = encodings.affinity_output_name('')
@@ -88,6 +89,10 @@ def saved_model_dir(path: str) -> str:
 
 def default_folding_parameters() -> folding.FoldingParameters:
   """What a StructureFeatures component with default arguments folds with."""
+  # Imported here: it pulls in TFX (seconds per Beam worker), and only
+  # models with structure inputs need it.
+  from components.features.structure import executor as structure_executor
+
   return structure_executor.folding_parameters(
     structure_executor.DEFAULT_EXEC_PROPERTIES
   )
@@ -328,14 +333,46 @@ def rows_of(columns: Dict[str, np.ndarray]) -> Iterable[Dict[str, Any]]:
     yield dict(zip(names, values))
 
 
+def concatenate(batches: Iterable[Dict[str, np.ndarray]]) -> Dict[str, Any]:
+  """One table of `score`'s columns from several batches, in their order."""
+  batches = list(batches)
+  if not batches:
+    return {}
+  return {c: np.concatenate([b[c] for b in batches]) for c in batches[0]}
+
+
+def worker_threads(options) -> Optional[int]:
+  """TensorFlow threads per worker so the DirectRunner's workers share cores.
+
+  Args:
+    options: the pipeline's PipelineOptions.
+
+  Returns:
+    cores // workers (at least 1) on a DirectRunner running several workers
+    in processes or threads on this machine; None (TensorFlow's default:
+    every core) otherwise, as a remote worker owns its machine.
+  """
+  if options is None:
+    return None
+  direct = options.view_as(pipeline_options.DirectOptions)
+  if direct.direct_running_mode not in ('multi_processing', 'multi_threading'):
+    return None
+  cores = os.cpu_count() or 1
+  workers = direct.direct_num_workers or cores  # 0: one per core.
+  if workers <= 1:
+    return None
+  return max(1, cores // workers)
+
+
 class _ScoreBatches(beam.DoFn):
   """Scores batches of sequences; each worker loads the models in setup."""
 
-  def __init__(self, model_dirs, folding_parameters, batch_size, threads):
+  def __init__(self, model_dirs, folding_parameters, batch_size, threads, rows):
     self._model_dirs = list(model_dirs)
     self._folding_parameters = folding_parameters
     self._batch_size = batch_size
     self._threads = threads
+    self._rows = rows
     self._scorer = None
 
   def setup(self):
@@ -350,13 +387,21 @@ class _ScoreBatches(beam.DoFn):
     )
 
   def process(self, batch: List[str]):
-    yield from rows_of(self._scorer.score(batch))
+    columns = self._scorer.score(batch)
+    if self._rows:
+      yield from rows_of(columns)
+    else:
+      # One element per batch: Beam encodes a few arrays, not a dict a row.
+      yield columns
 
 
 class ScoreSequences(beam.PTransform):
-  """PCollection of sequence strings -> PCollection of row dicts.
+  """PCollection of sequence strings -> PCollection of scored batches.
 
-  Each row has `SequenceScorer.columns` as keys. Sequences are batched with
+  Each output element is one batch as `SequenceScorer.score` returns it: a
+  dict of `SequenceScorer.columns` to equal-length numpy arrays (`concatenate`
+  joins them; `rows=True` yields one row dict per sequence instead, which is
+  several times slower between processes). Sequences are batched with
   `beam.BatchElements` (between `min_batch_size` and `max_batch_size`), so
   the model runs on large tensors whatever the bundle sizes.
   """
@@ -369,6 +414,7 @@ class ScoreSequences(beam.PTransform):
     max_batch_size: int = MAX_BEAM_BATCH,
     model_batch_size: int = BATCH_SIZE,
     threads_per_worker: Optional[int] = None,
+    rows: bool = False,
   ):
     """Checks the models can be found (they load on the workers).
 
@@ -379,7 +425,9 @@ class ScoreSequences(beam.PTransform):
       max_batch_size: largest batch BatchElements forms.
       model_batch_size: sequences per model call inside a batch.
       threads_per_worker: TensorFlow intra- and inter-op threads of each
-        worker process; None: TensorFlow's default (all cores).
+        worker process; None: `worker_threads` of the pipeline's options
+        (the cores shared among a local runner's workers, else all cores).
+      rows: yield one dict per sequence instead of one per batch.
     """
     super().__init__()
     if isinstance(model_dirs, str):
@@ -392,6 +440,7 @@ class ScoreSequences(beam.PTransform):
     self._max_batch_size = max_batch_size
     self._model_batch_size = model_batch_size
     self._threads = threads_per_worker
+    self._rows = rows
 
   def expand(self, sequences):
     return (
@@ -402,15 +451,74 @@ class ScoreSequences(beam.PTransform):
         max_batch_size=self._max_batch_size,
       )
       | 'Score'
-      >> beam.ParDo(
-        _ScoreBatches(
-          self._model_dirs,
-          self._folding_parameters,
-          self._model_batch_size,
-          self._threads,
-        )
+      >> ScoreSequenceBatches(
+        self._model_dirs,
+        self._folding_parameters,
+        self._model_batch_size,
+        self._threads,
+        self._rows,
       )
     )
+
+
+class ScoreSequenceBatches(beam.PTransform):
+  """PCollection of lists of sequences -> PCollection of scored batches.
+
+  Like `ScoreSequences` for input that is already batched (see `batches_of`):
+  a `beam.Create` of a few large lists costs far less than one of many
+  strings, which Beam encodes and reshuffles one by one.
+  """
+
+  def __init__(
+    self,
+    model_dirs: Sequence[str],
+    folding_parameters: Optional[folding.FoldingParameters] = None,
+    model_batch_size: int = BATCH_SIZE,
+    threads_per_worker: Optional[int] = None,
+    rows: bool = False,
+  ):
+    """See `ScoreSequences`."""
+    super().__init__()
+    if isinstance(model_dirs, str):
+      model_dirs = [model_dirs]
+    self._model_dirs = [saved_model_dir(d) for d in model_dirs]
+    if not self._model_dirs:
+      raise ScoringError('no model to score with')
+    self._folding_parameters = folding_parameters
+    self._model_batch_size = model_batch_size
+    self._threads = threads_per_worker
+    self._rows = rows
+
+  def expand(self, batches):
+    threads = self._threads
+    if threads is None:
+      threads = worker_threads(batches.pipeline.options)
+    return batches | 'ScoreBatches' >> beam.ParDo(
+      _ScoreBatches(
+        self._model_dirs,
+        self._folding_parameters,
+        self._model_batch_size,
+        threads,
+        self._rows,
+      )
+    )
+
+
+def batches_of(
+  sequences: Sequence[str],
+  parts: int = 64,
+  min_size: int = MIN_BEAM_BATCH,
+  max_size: int = MAX_BEAM_BATCH,
+) -> List[List[str]]:
+  """`sequences` cut into about `parts` lists of min_size..max_size each.
+
+  Many parts let the runner spread them over its workers; each stays large
+  enough for the model to run on big tensors.
+  """
+  sequences = list(sequences)
+  size = -(-len(sequences) // parts)  # Ceiling division.
+  size = max(min_size, min(max_size, size))
+  return [sequences[i : i + size] for i in range(0, len(sequences), size)]
 
 
 def score_records(

@@ -5,8 +5,9 @@ A fan-in over N replica models (inputs `model_0 .. model_{N-1}`, Trainer
 compiles for Kubeflow too (see components/search/fan_in.py). The Beam
 executor reads and checks the whole input file first (a bad file raises
 `SequenceFileError` before any model is loaded), scores each distinct
-sequence once with `scoring.ScoreSequences` on the pipeline's Beam runner,
-and writes the `SequenceScores` artifact: `scores.csv` and `scores.parquet`,
+sequence once with `scoring.ScoreSequences` on the pipeline's Beam runner
+(its column batches travel as Arrow IPC records in TFRecord shards), and
+writes the `SequenceScores` artifact: `scores.csv` and `scores.parquet`,
 one row per input sequence in file order, with the columns of
 `scoring.SequenceScorer` (and `name` when the file names its records).
 """
@@ -23,6 +24,9 @@ import uuid
 from absl import logging
 import apache_beam as beam
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.components.base import base_component
@@ -128,54 +132,69 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     )
     shards = os.path.join(output.uri, _SHARDS_PREFIX + uuid.uuid4().hex)
     try:
-      by_sequence = self._score(model_dirs, parameters, unique, shards)
+      scored = self._score(model_dirs, parameters, unique, shards)
     finally:
       if fileio.exists(shards):
         fileio.rmtree(shards)
-    missing = [s for s in unique if s not in by_sequence]
-    if missing:
-      raise scoring.ScoringError(
-        f'{len(missing)} sequences came back unscored, e.g. {missing[0]!r}'
-      )
-    columns = _columns(records, by_sequence)
+    columns = _columns(records, scored)
     _write_tables(output.uri, columns)
     output.set_int_custom_property(SCORED_PROPERTY, len(records.sequences))
     output.set_int_custom_property(UNIQUE_PROPERTY, len(unique))
 
   def _score(self, model_dirs, parameters, sequences, shards):
-    """{sequence: row} of every sequence, through Beam."""
+    """The scores of `sequences` (in any order) as columns, through Beam."""
     with self._make_beam_pipeline() as pipeline:
       _ = (
         pipeline
-        | 'Sequences' >> beam.Create(sequences)
-        | 'Score' >> scoring.ScoreSequences(model_dirs, parameters)
-        | 'ToJson' >> beam.Map(json.dumps)
+        # Lists of sequences: Beam then encodes a few large elements.
+        | 'Sequences' >> beam.Create(scoring.batches_of(sequences))
+        | 'Score' >> scoring.ScoreSequenceBatches(model_dirs, parameters)
+        | 'ToArrow' >> beam.Map(encode_batch)
         | 'Write'
-        >> beam.io.WriteToText(
-          os.path.join(shards, 'rows'), file_name_suffix='.jsonl'
+        >> beam.io.WriteToTFRecord(
+          os.path.join(shards, 'batches'), file_name_suffix='.tfrecord'
         )
       )
-    rows = {}
-    for path in sorted(fileio.glob(os.path.join(shards, 'rows*'))):
-      with fileio.open(path, 'r') as f:
-        for line in f:
-          if line.strip():
-            row = json.loads(line)
-            rows[row[scoring.SEQUENCE_COLUMN]] = row
-    return rows
+    paths = sorted(fileio.glob(os.path.join(shards, 'batches*')))
+    records = tf.data.TFRecordDataset(paths).as_numpy_iterator()
+    return scoring.concatenate(decode_batch(r) for r in records)
 
 
-def _columns(records, by_sequence) -> Dict[str, np.ndarray]:
-  """The rows of each input sequence, in file order, as columns."""
-  names = list(by_sequence[records.sequences[0]])
-  columns = {}
-  for name in names:
-    values = [by_sequence[s][name] for s in records.sequences]
-    columns[name] = (
-      np.array(values, dtype=object)
-      if name == scoring.SEQUENCE_COLUMN
-      else np.array(values, np.float32)
+def encode_batch(columns: Dict[str, np.ndarray]) -> bytes:
+  """A scored batch as an Arrow IPC stream (float32 stays float32)."""
+  batch = pa.RecordBatch.from_pydict(
+    {name: pa.array(values) for name, values in columns.items()}
+  )
+  sink = pa.BufferOutputStream()
+  with pa.ipc.new_stream(sink, batch.schema) as writer:
+    writer.write_batch(batch)
+  return sink.getvalue().to_pybytes()
+
+
+def decode_batch(data: bytes) -> Dict[str, np.ndarray]:
+  """The columns of `encode_batch`'s bytes, sequences as str objects."""
+  table = pa.ipc.open_stream(data).read_all()
+  return {name: table.column(name).to_numpy() for name in table.column_names}
+
+
+def _columns(records, scored) -> Dict[str, np.ndarray]:
+  """The scores of each input sequence, in file order, as columns.
+
+  Raises:
+    ScoringError: an input sequence came back unscored.
+  """
+  index = pd.Index(scored[scoring.SEQUENCE_COLUMN] if scored else [])
+  if not index.is_unique:  # A retried bundle's copy scores the same.
+    keep = ~index.duplicated()
+    scored = {name: values[keep] for name, values in scored.items()}
+    index = index[keep]
+  rows = index.get_indexer(records.sequences)
+  if (rows < 0).any():
+    missing = sorted({records.sequences[i] for i in np.flatnonzero(rows < 0)})
+    raise scoring.ScoringError(
+      f'{len(missing)} sequences came back unscored, e.g. {missing[0]!r}'
     )
+  columns = {name: values[rows] for name, values in scored.items()}
   if records.names is not None:
     columns = {
       scoring.SEQUENCE_COLUMN: columns.pop(scoring.SEQUENCE_COLUMN),
