@@ -69,9 +69,12 @@ def test_a_blessed_model_designs_from_every_seed_source(
   demo_runs, pushed_demo_model, tmp_path
 ):
   options = demo_runs['options']
-  examples = local_runner.latest_artifact(
+  recorded = local_runner.latest_artifact(
     options, 'Examples', 'ImportExampleGen'
   )
+  examples = standard_artifacts.Examples()
+  examples.uri = recorded.uri
+  examples.split_names = recorded.properties['split_names'].string_value
   seed_file = tmp_path / 'mine.txt'
   seed_file.write_text('# my seeds\n' + 'ACGT' * 10 + '\n')
   config = design_lib.DesignConfig(
