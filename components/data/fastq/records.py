@@ -14,10 +14,12 @@ callable is passed (e.g. `tf.io.gfile.GFile` or Beam's
 """
 
 import gzip
+import re
 from typing import BinaryIO
 from typing import Callable
 from typing import Iterable
 from typing import Iterator
+from typing import List
 from typing import NamedTuple
 from typing import Optional
 from typing import Sequence
@@ -266,3 +268,255 @@ def phred_scores(quality: str) -> np.ndarray:
       f'quality string {quality!r} holds {bad!r}, which is not Phred+33'
     )
   return codes - np.uint8(PHRED_OFFSET)
+
+
+# Batches: the same records, many at a time, for readers whose cost per
+# record matters (FastqExampleGen). The fast path below accepts only what
+# it can check in bulk; anything else (a decompression error, a malformed
+# or non-ASCII block, blank lines, CR line ends) sends the file through
+# read_fastq / read_pairs again, from the start, skipping the records
+# already yielded, so the records and errors are exactly theirs.
+_BLOCK_BYTES = 1 << 20
+# Bytes str.split() takes for whitespace but bytes.split() does not.
+_STR_ONLY_WHITESPACE = b'\x1c\x1d\x1e\x1f'
+
+
+class FastqBatch(NamedTuple):
+  """Consecutive records of one file.
+
+  Attributes:
+    first_number: the first record's number (from 1).
+    read_ids: the header lines without '@', as bytes.
+    sequences: the bases as ASCII bytes.
+    qualities: the Phred+33 quality strings as bytes.
+  """
+
+  first_number: int
+  read_ids: Sequence[bytes]
+  sequences: Sequence[bytes]
+  qualities: Sequence[bytes]
+
+
+class _SlowPath(Exception):
+  """The fast path met something it does not check; use read_fastq."""
+
+
+def _fast_batches(path: str, open_binary: OpenBinary) -> Iterator[FastqBatch]:
+  """Whole blocks of well-formed records; raises _SlowPath on anything else."""
+  number = 0
+  carry = b''
+  try:
+    with _open_stream(path, open_binary) as stream:
+      while True:
+        block = stream.read(_BLOCK_BYTES)
+        data = carry + block
+        if b'\r' in data or not data.isascii():
+          raise _SlowPath()
+        lines = data.split(b'\n')
+        if block:
+          complete = (len(lines) - 1) // 4 * 4
+        else:
+          # The end: only the newline after the last record may be left.
+          complete = len(lines) // 4 * 4
+          if lines[complete:] not in ([], [b'']) or not (number or complete):
+            raise _SlowPath()
+        if complete:
+          batch = _checked_batch(lines[:complete], number + 1)
+          yield batch
+          number += len(batch.sequences)
+        if not block:
+          return
+        carry = b'\n'.join(lines[complete:])
+  except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
+    raise _SlowPath() from e
+
+
+def _checked_batch(lines: List[bytes], first_number: int) -> FastqBatch:
+  headers, sequences = lines[0::4], lines[1::4]
+  separators, qualities = lines[2::4], lines[3::4]
+  count = len(headers)
+  if (
+    [h[:1] for h in headers].count(b'@') != count
+    or [s[:1] for s in separators].count(b'+') != count
+    or list(map(len, sequences)) != list(map(len, qualities))
+  ):
+    raise _SlowPath()
+  return FastqBatch(
+    first_number, [h[1:] for h in headers], sequences, qualities
+  )
+
+
+def _batches_of(records_: Iterable[FastqRecord], size: int):
+  """FastqBatch of per-record results (the slow path); a good prefix first."""
+  batch: List[FastqRecord] = []
+  try:
+    for record in records_:
+      batch.append(record)
+      if len(batch) >= size:
+        yield _batch_of(batch)
+        batch = []
+  except FastqError:
+    # The records before an error come out before it does.
+    if batch:
+      yield _batch_of(batch)
+    raise
+  if batch:
+    yield _batch_of(batch)
+
+
+def _batch_of(batch: List[FastqRecord]) -> FastqBatch:
+  return FastqBatch(
+    batch[0].number,
+    [r.read_id.encode('utf-8') for r in batch],
+    [r.sequence.encode('ascii') for r in batch],
+    [r.quality.encode('ascii') for r in batch],
+  )
+
+
+def _rebatch(batches: Iterator[FastqBatch], size: int) -> Iterator[FastqBatch]:
+  """The same records in batches of `size` (the last may be smaller)."""
+  for batch in batches:
+    for at in range(0, len(batch.sequences), size):
+      yield FastqBatch(
+        batch.first_number + at,
+        batch.read_ids[at : at + size],
+        batch.sequences[at : at + size],
+        batch.qualities[at : at + size],
+      )
+
+
+def read_fastq_batches(
+  path: str, open_binary: Optional[OpenBinary] = None, size: int = 4096
+) -> Iterator[FastqBatch]:
+  """read_fastq's records in batches of up to `size`, many times faster.
+
+  Args:
+    path: the file.
+    open_binary: as for read_fastq.
+    size: the most records in a batch.
+
+  Yields:
+    FastqBatch, in file order, numbered from 1.
+
+  Raises:
+    FastqError: exactly as read_fastq, after the records before the problem.
+  """
+  open_binary = open_binary or _open_binary
+  done = 0
+  try:
+    for batch in _rebatch(_fast_batches(path, open_binary), size):
+      yield batch
+      done += len(batch.sequences)
+  except _SlowPath:
+    slow = (r for r in read_fastq(path, open_binary) if r.number > done)
+    yield from _batches_of(slow, size)
+
+
+# After the first whitespace (bytes.split's set, less the CR and LF that a
+# fast-path line cannot hold): what pair_id drops; then a /1 or /2 suffix.
+_AFTER_NAME = re.compile(rb'[ \t\x0b\x0c][^\n]*')
+_MATE_SUFFIX = re.compile(rb'/[12](?=\n|\Z)')
+_LEADING_SPACE = re.compile(rb'(?:^|\n)[ \t\x0b\x0c]')
+
+
+def _same_pair_ids(ids1: Sequence[bytes], ids2: Sequence[bytes]) -> bool:
+  """Whether pair_id agrees on every pair (False also means: not sure)."""
+  if ids1 == ids2:
+    return True
+  blob1, blob2 = b'\n'.join(ids1), b'\n'.join(ids2)
+  for blob in (blob1, blob2):
+    # str.split's extra whitespace, or a name after leading whitespace.
+    if any(c in blob for c in _STR_ONLY_WHITESPACE) or (
+      _LEADING_SPACE.search(blob)
+    ):
+      return False
+  names1 = _MATE_SUFFIX.sub(b'', _AFTER_NAME.sub(b'', blob1))
+  names2 = _MATE_SUFFIX.sub(b'', _AFTER_NAME.sub(b'', blob2))
+  return names1 == names2
+
+
+def _fast_pair_batches(r1_path, r2_path, open_binary, size):
+  """Aligned batches of well-paired records; raises _SlowPath otherwise."""
+  r1_batches = _rebatch(_fast_batches(r1_path, open_binary), size)
+  r2_batches = _rebatch(_fast_batches(r2_path, open_binary), size)
+  pending1 = pending2 = None
+  while True:
+    if pending1 is None:
+      pending1 = next(r1_batches, None)
+    if pending2 is None:
+      pending2 = next(r2_batches, None)
+    if pending1 is None and pending2 is None:
+      return
+    if pending1 is None or pending2 is None:
+      raise _SlowPath()  # Different numbers of records.
+    take = min(len(pending1.sequences), len(pending2.sequences))
+    head1, pending1 = _split(pending1, take)
+    head2, pending2 = _split(pending2, take)
+    if not _same_pair_ids(head1.read_ids, head2.read_ids):
+      raise _SlowPath()
+    yield head1, head2
+
+
+def _split(batch: FastqBatch, take: int):
+  """(the first `take` records, the rest or None)."""
+  if take == len(batch.sequences):
+    return batch, None
+  head = FastqBatch(
+    batch.first_number,
+    batch.read_ids[:take],
+    batch.sequences[:take],
+    batch.qualities[:take],
+  )
+  rest = FastqBatch(
+    batch.first_number + take,
+    batch.read_ids[take:],
+    batch.sequences[take:],
+    batch.qualities[take:],
+  )
+  return head, rest
+
+
+def read_pair_batches(
+  r1_path: str,
+  r2_path: str,
+  open_binary: Optional[OpenBinary] = None,
+  size: int = 4096,
+) -> Iterator[Tuple[FastqBatch, FastqBatch]]:
+  """read_pairs' pairs in aligned batches of up to `size`.
+
+  Args:
+    r1_path: the forward-read file.
+    r2_path: the reverse-read file.
+    open_binary: as for read_fastq.
+    size: the most pairs in a batch.
+
+  Yields:
+    (R1 batch, R2 batch) holding the same record numbers.
+
+  Raises:
+    FastqError: exactly as read_pairs, after the pairs before the problem.
+  """
+  open_binary = open_binary or _open_binary
+  done = 0
+  try:
+    for pair in _fast_pair_batches(r1_path, r2_path, open_binary, size):
+      yield pair
+      done += len(pair[0].sequences)
+  except _SlowPath:
+    slow = (
+      p for p in read_pairs(r1_path, r2_path, open_binary) if p[0].number > done
+    )
+    r1_records, r2_records = [], []
+    try:
+      for r1, r2 in slow:
+        r1_records.append(r1)
+        r2_records.append(r2)
+        if len(r1_records) >= size:
+          yield _batch_of(r1_records), _batch_of(r2_records)
+          r1_records, r2_records = [], []
+    except FastqError:
+      if r1_records:
+        yield _batch_of(r1_records), _batch_of(r2_records)
+      raise
+    if r1_records:
+      yield _batch_of(r1_records), _batch_of(r2_records)
