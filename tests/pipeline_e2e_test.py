@@ -8,6 +8,7 @@ so the tests do not depend on the order they run in.
 """
 
 import os
+import re
 
 import demo_runs
 import pytest
@@ -90,7 +91,11 @@ def test_unblessed_model_is_not_pushed(runs):
 @pytest.mark.e2e
 def test_the_first_run_designs_and_judges_its_designs(runs):
   first = runs['first']
-  assert '2200 designs from 200 seeds by affinity_target' in first.console
+  # 11 per seed; a sequence two seeds' walks both reach counts once.
+  found = re.search(
+    r'(\d+) designs from 200 seeds by affinity_target', first.console
+  )
+  assert found and 2100 <= int(found.group(1)) <= 2200
   assert "Designs against the simulator's truth:" in first.console
   assert 'oracle efficiency' in first.console
 
