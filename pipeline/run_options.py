@@ -674,6 +674,8 @@ def dataset_kind(options: RunOptions, input_dir: str) -> str:
       f'--input_kind must be one of {list(INPUT_KINDS)}, got '
       f'{options.input_kind!r}'
     )
+  if not tf.io.gfile.isdir(input_dir):
+    raise InputError(f'{input_dir}: dataset directory not found')
   if options.input_kind != AUTO_KIND:
     return options.input_kind
   try:
