@@ -430,11 +430,7 @@ class ScoreSequences(beam.PTransform):
       rows: yield one dict per sequence instead of one per batch.
     """
     super().__init__()
-    if isinstance(model_dirs, str):
-      model_dirs = [model_dirs]
-    self._model_dirs = [saved_model_dir(d) for d in model_dirs]
-    if not self._model_dirs:
-      raise ScoringError('no model to score with')
+    self._model_dirs = _saved_model_dirs(model_dirs)
     self._folding_parameters = folding_parameters
     self._min_batch_size = min_batch_size
     self._max_batch_size = max_batch_size
@@ -461,6 +457,16 @@ class ScoreSequences(beam.PTransform):
     )
 
 
+def _saved_model_dirs(model_dirs) -> List[str]:
+  """Every replica's SavedModel directory; at least one."""
+  if isinstance(model_dirs, str):
+    model_dirs = [model_dirs]
+  dirs = [saved_model_dir(d) for d in model_dirs]
+  if not dirs:
+    raise ScoringError('no model to score with')
+  return dirs
+
+
 class ScoreSequenceBatches(beam.PTransform):
   """PCollection of lists of sequences -> PCollection of scored batches.
 
@@ -479,11 +485,7 @@ class ScoreSequenceBatches(beam.PTransform):
   ):
     """See `ScoreSequences`."""
     super().__init__()
-    if isinstance(model_dirs, str):
-      model_dirs = [model_dirs]
-    self._model_dirs = [saved_model_dir(d) for d in model_dirs]
-    if not self._model_dirs:
-      raise ScoringError('no model to score with')
+    self._model_dirs = _saved_model_dirs(model_dirs)
     self._folding_parameters = folding_parameters
     self._model_batch_size = model_batch_size
     self._threads = threads_per_worker
