@@ -3,6 +3,7 @@
   python kubeflow/kubeflow_v2_runner.py --pipeline_root=gs://BUCKET/root
       --image=REGISTRY/aptamer-tfx:TAG --input_dir=gs://BUCKET/data/demo
       --run_name=demo --epochs=20 [--output_file=aptamer-tfx.yaml]
+      [--kfp_backend=oss|vertex]
       [--beam_runner=dataflow --beam_project=P --beam_region=R]
       [--host=https://KFP_HOST --experiment=aptamer]
 
@@ -18,6 +19,16 @@ so nothing is packaged into wheels at compile time. The experiment.pbtxt is
 read here, at compile time (it becomes a component parameter), so
 `--input_dir` must be readable both here and by the cluster: use gs:// (or
 another tf.io.gfile scheme) rather than a local path.
+
+`--kfp_backend` says which backend runs the spec. `oss` (the default) is
+the open-source Kubeflow Pipelines backend most labs run: it has no
+resolver executor, so the Evaluator's baseline (the latest blessed model)
+comes from an ordinary task reading the Pusher's directory
+(`components/evaluation/pushed_baseline.py`); that spec runs on Vertex AI
+too, and is compiled to PipelineSpec schema 2.1 (the open-source driver
+reads only its `constant` parameter values). `vertex` keeps TFX's metadata
+Resolver, which only Vertex AI Pipelines executes, and schema 2.0. Both keep the Pusher's trigger condition, a CEL
+expression over the blessing artifact that both backends evaluate.
 
 The run flags are the local runner's (`pipeline/run_options.py`), except
 `--save_base` and `--beam_mode`, which `--pipeline_root` and
@@ -57,6 +68,7 @@ from pipeline import beam_runners  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import pipeline as pipeline_lib  # noqa: E402
 from pipeline import run_options  # noqa: E402
+from pipeline import stages  # noqa: E402
 from schema import experiment as experiment_lib  # noqa: E402
 
 RunOptions = run_options.RunOptions
@@ -68,6 +80,13 @@ SKIPPED_RUN_FLAGS = ('save_base', 'beam_mode', 'beam_num_workers', 'verbosity')
 _LEGAL_NAME = re.compile(r'^[a-z0-9][a-z0-9-]{0,127}$')
 
 _YAML_SUFFIXES = ('.yaml', '.yml')
+
+# Backend -> how the Evaluator finds its baseline (see the module docstring).
+BACKEND_BASELINES = {
+  'oss': stages.BASELINE_FROM_SERVING_DIR,
+  'vertex': stages.BASELINE_FROM_METADATA,
+}
+DEFAULT_BACKEND = 'oss'
 
 
 InputError = run_options.InputError
@@ -94,6 +113,8 @@ class KubeflowOptions:
     experiment: KFP experiment of the run.
     upload: also upload the package as a version of pipeline_name.
     service_account: Kubernetes service account of the run.
+    kfp_backend: a BACKEND_BASELINES key: `oss` (open-source Kubeflow
+      Pipelines, no resolver nodes; also runs on Vertex AI) or `vertex`.
   """
 
   pipeline_root: str
@@ -109,6 +130,7 @@ class KubeflowOptions:
   experiment: str = 'aptamer-tfx'
   upload: bool = False
   service_account: str = ''
+  kfp_backend: str = DEFAULT_BACKEND
 
 
 _join = run_options.join_uri
@@ -161,6 +183,11 @@ def check_options(kf: KubeflowOptions) -> None:
     raise InputError(
       '--image is required: the image built from kubeflow/Dockerfile'
     )
+  if kf.kfp_backend not in BACKEND_BASELINES:
+    raise InputError(
+      f'--kfp_backend={kf.kfp_backend!r}: expected one of '
+      f'{sorted(BACKEND_BASELINES)}'
+    )
   if not _LEGAL_NAME.match(kf.pipeline_name):
     raise InputError(
       f'--pipeline_name={kf.pipeline_name!r} is not a legal KFP name '
@@ -199,6 +226,7 @@ def build_pipeline(
     config=config,
     enable_cache=options.enable_cache,
     fastq=kind == 'fastq',
+    baseline_source=BACKEND_BASELINES[kf.kfp_backend],
   )
   # Module files would be packaged into wheels under <pipeline_root>/_wheels
   # at compile time (needing write access there); the image has the code.
@@ -246,10 +274,23 @@ def compile_pipeline(options: RunOptions, kf: KubeflowOptions) -> str:
   pipeline = build_pipeline(options, kf)
   runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
     config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
-      display_name=kf.pipeline_name, default_image=kf.image
+      display_name=kf.pipeline_name,
+      default_image=kf.image,
+      # The open-source driver reads only schema 2.1's `constant` parameter
+      # values; 2.0's `constantValue` fails there as "not implemented".
+      use_pipeline_spec_2_1=kf.kfp_backend == 'oss',
     )
   )
   job = runner.run(pipeline, write_out=False)
+  if kf.kfp_backend == 'oss':
+    # The open-source backend refuses the whole spec over one resolver.
+    executors = job['pipelineSpec']['deploymentSpec']['executors']
+    resolvers = sorted(n for n, e in executors.items() if 'resolver' in e)
+    if resolvers:
+      raise InputError(
+        f'--kfp_backend=oss: the spec has resolver executors {resolvers}, '
+        'which the open-source backend cannot run'
+      )
   # The YAML form has no runtimeConfig: keep the root in the spec itself,
   # so an uploaded pipeline still writes where it was compiled for.
   job['pipelineSpec']['defaultPipelineRoot'] = kf.pipeline_root
@@ -364,6 +405,14 @@ def define_flags() -> Dict[str, flags.FlagHolder]:
     ),
     'service_account': flags.DEFINE_string(
       'service_account', '', 'Kubernetes service account of the run.'
+    ),
+    'kfp_backend': flags.DEFINE_enum(
+      'kfp_backend',
+      DEFAULT_BACKEND,
+      sorted(BACKEND_BASELINES),
+      'oss: open-source Kubeflow Pipelines (no resolver nodes; the '
+      "Evaluator's baseline is the newest pushed model; also runs on Vertex "
+      "AI). vertex: Vertex AI Pipelines, with TFX's metadata Resolver.",
     ),
   }
   beam = {}

@@ -27,6 +27,7 @@ def create_pipeline(
   ] = None,
   enable_cache: bool = True,
   fastq: bool = False,
+  baseline_source: str = stages.BASELINE_FROM_METADATA,
 ) -> tfx.dsl.Pipeline:
   """Builds the aptamer-tfx pipeline.
 
@@ -44,6 +45,9 @@ def create_pipeline(
     metadata_connection_config: MLMD connection (None: the orchestrator's).
     enable_cache: reuse results of unchanged components.
     fastq: the dataset holds FASTQ reads (`run_options.dataset_kind`).
+    baseline_source: how the Evaluator finds the latest blessed model
+      (`stages.BASELINE_SOURCES`): a metadata Resolver, or the newest
+      version in serving_model_dir (for orchestrators without resolvers).
 
   Returns:
     The `tfx.dsl.Pipeline`.
@@ -106,6 +110,8 @@ def create_pipeline(
       experiment, config.model, [c.output_layer for c in config.sweep]
     ),
     evidence_levels=eval_config.evidence_levels(experiment),
+    baseline_source=baseline_source,
+    serving_model_dir=serving_model_dir,
   )
   designer = None
   if config.design.enabled:

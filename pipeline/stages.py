@@ -23,6 +23,7 @@ from components.data import experiment_schema
 from components.data.fastq_example_gen import component as fastq_component
 from components.design import designer_component
 from components.evaluation import eval_config
+from components.evaluation import pushed_baseline
 from components.evaluation import replica_report
 from components.features.structure import component as structure_component
 from components.features.structure import folding
@@ -33,6 +34,14 @@ from pipeline import configs
 from schema import experiment as experiment_lib
 
 Channel = channel_types.BaseChannel
+
+# Where the Evaluator's baseline (the latest blessed model) comes from: a
+# Resolver over the metadata store (local and Vertex AI orchestrators), or
+# the newest version the Pusher wrote (`pushed_baseline`; any orchestrator,
+# the open-source Kubeflow backend included, which runs no resolver).
+BASELINE_FROM_METADATA = 'metadata'
+BASELINE_FROM_SERVING_DIR = 'serving_dir'
+BASELINE_SOURCES = (BASELINE_FROM_METADATA, BASELINE_FROM_SERVING_DIR)
 
 
 @dataclasses.dataclass
@@ -301,28 +310,44 @@ def evaluation_stage(
   config: pipeline_config.PipelineConfig,
   affinity_evidence: Optional[Dict[str, str]] = None,
   evidence_levels: Optional[Dict[str, int]] = None,
+  baseline_source: str = BASELINE_FROM_METADATA,
+  serving_model_dir: str = '',
 ) -> Stage:
   """TFMA on the test split against the latest blessed model.
 
   `affinity_evidence` ({affinity output: molecule},
   `eval_config.affinity_evidence`) adds the affinity gate, with each
-  molecule's stringency levels `evidence_levels`.
+  molecule's stringency levels `evidence_levels`. `baseline_source` (one of
+  BASELINE_SOURCES) says how the latest blessed model is found; from the
+  serving directory, it is the newest version under `serving_model_dir`.
   """
-  # The latest blessed model is the baseline for the change thresholds.
-  model_resolver = tfx.dsl.Resolver(
-    strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-    model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-    model_blessing=tfx.dsl.Channel(
-      type=tfx.types.standard_artifacts.ModelBlessing
-    ),
-  ).with_id('latest_blessed_model_resolver')
+  if baseline_source == BASELINE_FROM_METADATA:
+    baseline = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(
+        type=tfx.types.standard_artifacts.ModelBlessing
+      ),
+    ).with_id('latest_blessed_model_resolver')
+    baseline_model = baseline.outputs['model']
+  elif baseline_source == BASELINE_FROM_SERVING_DIR:
+    if not serving_model_dir:
+      raise ValueError('a serving-directory baseline needs serving_model_dir')
+    baseline = pushed_baseline.PushedModelBaseline(
+      model=model, serving_model_dir=serving_model_dir
+    )
+    baseline_model = baseline.outputs['baseline_model']
+  else:
+    raise ValueError(
+      f'baseline_source={baseline_source!r}: expected one of {BASELINE_SOURCES}'
+    )
   # Evaluates on the test clusters, which nothing that selects has seen,
   # and decides the blessing.
   evaluator = tfx.components.Evaluator(
     examples=examples,
     example_splits=[keys.TEST_SPLIT],
     model=model,
-    baseline_model=model_resolver.outputs['model'],
+    baseline_model=baseline_model,
     eval_config=eval_config.make_eval_config(
       outputs,
       config.blessing.min_auc_true_top_1p,
@@ -334,7 +359,7 @@ def evaluation_stage(
     ),
   )
   return Stage(
-    components=[model_resolver, evaluator],
+    components=[baseline, evaluator],
     outputs={'blessing': evaluator.outputs['blessing']},
   )
 

@@ -1,7 +1,10 @@
 """Compiles the pipeline for Kubeflow Pipelines v2 and checks the spec.
 
 No cluster is needed: the compiled PipelineSpec is loaded with the KFP
-proto and its tasks, edges, containers and trigger policy are checked.
+proto and its tasks, edges, containers and trigger policy are checked, for
+both backends (`--kfp_backend=oss|vertex`). The trigger condition is
+evaluated with a CEL interpreter against the ExecutorInput the KFP driver
+builds, as the open-source backend does (with cel-go).
 """
 
 import importlib
@@ -12,6 +15,7 @@ import subprocess
 import sys
 from unittest import mock
 
+import celpy
 from google.protobuf import json_format
 from kfp.client import client as kfp_client
 from kfp.pipeline_spec import pipeline_spec_pb2
@@ -51,7 +55,10 @@ _RESOLVER = 'latest_blessed_model_resolver'
 _MODEL_RESOLVER = f'{_RESOLVER}-model-resolver'
 _BLESSING_RESOLVER = f'{_RESOLVER}-model-blessing-resolver'
 
-# The intended DAG of the default pipeline: task -> the tasks it waits for.
+_BASELINE = 'PushedModelBaseline'
+
+# The intended DAG of the default pipeline (the oss backend): task -> the
+# tasks it waits for.
 _DEFAULT_EDGES = {
   'ImportExampleGen': [],
   'StatisticsGen': ['ImportExampleGen'],
@@ -64,13 +71,21 @@ _DEFAULT_EDGES = {
   ],
   'Transform': ['DataContractCheck', 'ImportExampleGen'],
   'Trainer': ['DataContractCheck', 'Transform'],
+  # The latest pushed model, read by an ordinary task: no resolver.
+  _BASELINE: ['Trainer'],
+  'Evaluator': ['ImportExampleGen', _BASELINE, 'Trainer'],
+  'Pusher': ['Evaluator', 'Trainer'],
+  # Designs from every replica, under the Pusher's condition.
+  'Designer': ['Evaluator', 'ImportExampleGen', 'Trainer'],
+}
+
+# The same pipeline for Vertex AI: TFX's metadata Resolver instead.
+_VERTEX_EDGES = {
+  **{k: v for k, v in _DEFAULT_EDGES.items() if k != _BASELINE},
   _BLESSING_RESOLVER: [],
   # Waits for the blessing resolver through its input artifact.
   _MODEL_RESOLVER: [],
   'Evaluator': ['ImportExampleGen', 'Trainer', _MODEL_RESOLVER],
-  'Pusher': ['Evaluator', 'Trainer'],
-  # Designs from every replica, under the Pusher's condition.
-  'Designer': ['Evaluator', 'ImportExampleGen', 'Trainer'],
 }
 
 
@@ -117,14 +132,73 @@ def default_job(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
+def vertex_job(tmp_path_factory):
+  tmp_path = tmp_path_factory.mktemp('vertex')
+  return _compile(tmp_path, kfp_backend='vertex')[1]
+
+
+@pytest.fixture(scope='module')
 def tuner_job(tmp_path_factory):
   tmp_path = tmp_path_factory.mktemp('tuner')
   return _compile(tmp_path, run={'tuner_trials': 2})[1]
 
 
+def _constant(parameter) -> str:
+  """A task parameter's string value, in schema 2.1 or 2.0 form."""
+  value = parameter.runtime_value
+  if value.HasField('constant'):
+    return value.constant.string_value
+  return value.constant_value.string_value
+
+
+def _executors(job):
+  return job['pipelineSpec']['deploymentSpec']['executors']
+
+
 def test_default_pipeline_tasks_and_edges(default_job):
-  spec = _spec_of(default_job[2])
+  job = default_job[2]
+  spec = _spec_of(job)
   assert _edges(spec) == _DEFAULT_EDGES
+  # The open-source backend rejects a spec with any resolver executor.
+  assert not [e for e in _executors(job).values() if 'resolver' in e]
+  baseline = spec.root.dag.tasks[_BASELINE].inputs
+  assert baseline.artifacts['model'].task_output_artifact.producer_task == (
+    'Trainer'
+  )
+  # It looks where the Pusher pushes.
+  serving_dir = baseline.parameters['serving_model_dir']
+  pusher = spec.root.dag.tasks['Pusher'].inputs.parameters
+  destination = json.loads(_constant(pusher['push_destination']))
+  assert _constant(serving_dir) == (destination['filesystem']['base_directory'])
+  evaluator = spec.root.dag.tasks['Evaluator'].inputs.artifacts
+  source = evaluator['baseline_model'].task_output_artifact
+  assert source.producer_task == _BASELINE
+  assert source.output_artifact_key == 'baseline_model'
+  assert evaluator['model'].task_output_artifact.producer_task == 'Trainer'
+
+
+def test_oss_spec_has_only_constants_the_open_source_driver_reads(
+  default_job, vertex_job
+):
+  # The open-source driver resolves `runtimeValue.constant` (schema 2.1)
+  # only; schema 2.0's `constantValue` fails there as "not implemented".
+  oss = default_job[2]['pipelineSpec']
+  assert oss['schemaVersion'] == '2.1.0'
+  assert '"constantValue"' not in json.dumps(oss)
+  vertex = vertex_job['pipelineSpec']
+  assert vertex['schemaVersion'] == '2.0.0'
+
+
+def test_vertex_pipeline_keeps_the_metadata_resolver(vertex_job):
+  spec = _spec_of(vertex_job)
+  assert _edges(spec) == _VERTEX_EDGES
+  resolvers = sorted(
+    n for n, e in _executors(vertex_job).items() if 'resolver' in e
+  )
+  assert resolvers == [
+    f'{_BLESSING_RESOLVER}_executor',
+    f'{_MODEL_RESOLVER}_executor',
+  ]
   model_resolver = spec.root.dag.tasks[_MODEL_RESOLVER]
   source = model_resolver.inputs.artifacts['input'].task_output_artifact
   assert source.producer_task == _BLESSING_RESOLVER
@@ -206,7 +280,8 @@ def test_folding_cache_is_an_imported_artifact(tmp_path):
   assert cache.task_output_artifact.producer_task == 'folding_cache_importer'
   executors = job['pipelineSpec']['deploymentSpec']['executors']
   importer = executors['folding_cache_importer_executor']['importer']
-  assert importer['artifactUri']['constantValue']['stringValue'] == cache_dir
+  # Schema 2.1 (the oss default) writes the URI as a plain constant.
+  assert importer['artifactUri']['constant'] == cache_dir
   # The container rebuilds the FoldingCache class from its schema title.
   type_schema = json_format.ParseDict(
     importer['typeSchema'], pipeline_spec_pb2.ArtifactTypeSchema()
@@ -219,11 +294,13 @@ def test_folding_cache_is_an_imported_artifact(tmp_path):
   assert 'cache_dir' not in parameters
 
 
-@pytest.mark.parametrize('which', ['default', 'tuner'])
+@pytest.mark.parametrize('which', ['default', 'tuner', 'vertex'])
 def test_every_executor_runs_the_image_with_the_beam_args(
-  which, default_job, tuner_job
+  which, default_job, tuner_job, vertex_job
 ):
-  job = default_job[2] if which == 'default' else tuner_job
+  job = {'default': default_job[2], 'tuner': tuner_job, 'vertex': vertex_job}[
+    which
+  ]
   spec = _spec_of(job)
   executors = spec.deployment_spec.fields['executors']
   containers = {}
@@ -232,14 +309,20 @@ def test_every_executor_runs_the_image_with_the_beam_args(
     if 'resolver' in executor:
       continue
     containers[name] = executor['container']
-  # One container executor per task, except the two resolver tasks.
-  assert len(containers) == len(spec.root.dag.tasks) - 2
+  # One container executor per task, except Vertex's two resolver tasks.
+  resolvers = 2 if which == 'vertex' else 0
+  assert len(containers) == len(spec.root.dag.tasks) - resolvers
   for name, container in containers.items():
     assert container['image'] == _IMAGE, name
     assert container['command'] == _COMMAND, name
     args = container['args']
     assert args[2:4] == ['--json_serialized_invocation_args', '{{$}}'], name
-    assert args[4:] == _BEAM_ARGS, name
+    if which == 'vertex':
+      assert args[4:] == _BEAM_ARGS, name
+    else:
+      # Schema 2.1: the parameter types travel with the invocation.
+      assert args[4] == '--json_serialized_inputs_spec_args', name
+      assert args[6:] == _BEAM_ARGS, name
     # The executor class must be importable inside the image, i.e. from
     # an installed package (never `__main__`).
     class_path = args[args.index('--executor_class_path') + 1]
@@ -248,14 +331,38 @@ def test_every_executor_runs_the_image_with_the_beam_args(
     assert hasattr(importlib.import_module(module), cls), class_path
 
 
-def test_pusher_and_designer_run_only_when_blessed(default_job):
-  spec = _spec_of(default_job[2])
+def _condition_holds(condition: str, blessed: float) -> bool:
+  """Evaluates a trigger condition as the KFP driver does.
+
+  The driver gives CEL the task's ExecutorInput fields (`inputs`) with the
+  upstream artifacts' metadata, as the Evaluator's executor output
+  recorded it (`blessed` is a number).
+  """
+  executor_input = pipeline_spec_pb2.ExecutorInput()
+  artifact = executor_input.inputs.artifacts['_Evaluator.blessing'].artifacts
+  artifact.add().metadata.update({'blessed': blessed})
+  inputs = json_format.MessageToDict(
+    executor_input.inputs, preserving_proto_field_name=True
+  )
+  environment = celpy.Environment()
+  program = environment.program(environment.compile(condition))
+  return bool(program.evaluate({'inputs': celpy.json_to_cel(inputs)}))
+
+
+@pytest.mark.parametrize('which', ['default', 'vertex'])
+def test_pusher_and_designer_run_only_when_blessed(
+  which, default_job, vertex_job
+):
+  job = default_job[2] if which == 'default' else vertex_job
+  spec = _spec_of(job)
   for task in ('Pusher', 'Designer'):
     condition = spec.root.dag.tasks[task].trigger_policy.condition
     assert condition == (
       "(inputs.artifacts['_Evaluator.blessing'].artifacts[0]"
       ".metadata['blessed'] == 1.0)"
     ), task
+    assert _condition_holds(condition, blessed=1.0), task
+    assert not _condition_holds(condition, blessed=0.0), task
 
 
 def test_pipeline_name_root_and_paths(default_job):
@@ -270,15 +377,17 @@ def test_pipeline_name_root_and_paths(default_job):
   # Dotted-path UDFs: nothing was packaged, the root was not even created.
   assert not os.path.exists(root)
   transform = spec.root.dag.tasks['Transform'].inputs.parameters
-  assert (
-    transform['preprocessing_fn'].runtime_value.constant_value.string_value
-    == configs.PREPROCESSING_FN
-  )
+  assert _constant(transform['preprocessing_fn']) == configs.PREPROCESSING_FN
 
 
 def test_illegal_pipeline_name_is_rejected(tmp_path):
   with pytest.raises(runner.InputError, match='pipeline_name'):
     _compile(tmp_path, pipeline_name='aptamer_tfx')
+
+
+def test_unknown_backend_is_rejected(tmp_path):
+  with pytest.raises(runner.InputError, match='--kfp_backend'):
+    _compile(tmp_path, kfp_backend='argo')
 
 
 def test_gcs_root_compiles_offline(tmp_path):
@@ -294,9 +403,7 @@ def test_gcs_root_compiles_offline(tmp_path):
   spec = _spec_of(job)
   assert job['runtimeConfig']['gcsOutputDirectory'] == f'{bucket}/root'
   pusher = spec.root.dag.tasks['Pusher'].inputs.parameters
-  destination = json.loads(
-    pusher['push_destination'].runtime_value.constant_value.string_value
-  )
+  destination = json.loads(_constant(pusher['push_destination']))
   assert destination['filesystem']['base_directory'] == (
     f'{bucket}/root/r1/serving_model'
   )
@@ -332,9 +439,7 @@ def test_input_dir_is_read_with_gfile(tmp_path):
   _, job = _compile(tmp_path, run={'input_dir': data})
   spec = _spec_of(job)
   example_gen = spec.root.dag.tasks['ImportExampleGen'].inputs.parameters
-  assert (
-    example_gen['input_base'].runtime_value.constant_value.string_value == data
-  )
+  assert _constant(example_gen['input_base']) == data
   with pytest.raises(runner.InputError, match='not found'):
     _compile(tmp_path, run={'input_dir': 'ram://aptamer-tfx-test/none'})
 
@@ -405,9 +510,7 @@ def test_command_line(tmp_path):
   )
   assert 'Tuner' in spec.root.dag.tasks
   trainer = spec.root.dag.tasks['Trainer'].inputs.parameters
-  config = json.loads(
-    trainer['custom_config'].runtime_value.constant_value.string_value
-  )
+  config = json.loads(_constant(trainer['custom_config']))
   assert config[keys.TRAINING_KEY]['epochs'] == 3
   # A missing required Beam option fails naming the flag.
   result = subprocess.run(
