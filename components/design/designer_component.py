@@ -9,6 +9,7 @@ and the examples (seeds, and sequences never to design again).
 
 import json
 import os
+import tempfile
 from typing import Any
 from typing import Dict
 from typing import List
@@ -21,6 +22,7 @@ from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
+from tfx.utils import io_utils
 
 from components.config import design as design_lib
 from components.config import keys
@@ -88,6 +90,13 @@ class Executor(base_executor.BaseExecutor):
     exec_properties: Dict[str, Any],
   ) -> None:
     out_dir = artifact_utils.get_single_uri(output_dict['designs'])
+    # The design files are written locally, then copied: the artifact may
+    # live on any tf.io.gfile filesystem (gs://, s3://) on a cluster.
+    with tempfile.TemporaryDirectory(prefix='designs-') as local_dir:
+      self._design(input_dict, exec_properties, local_dir)
+      io_utils.copy_dir(local_dir, out_dir)
+
+  def _design(self, input_dict, exec_properties, out_dir: str) -> None:
     blessing = artifact_utils.get_single_instance(input_dict['blessing'])
     if blessing.get_int_custom_property('blessed') != 1:
       reason = 'the model is not blessed: nothing is designed from it'
