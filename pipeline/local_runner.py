@@ -12,11 +12,14 @@ Running the same command again reuses every unchanged component's result.
 """
 
 import glob
+import itertools
 import json
 import os
 import signal
 import sys
+from typing import Dict
 from typing import List
+from typing import Optional
 
 from absl import app
 from absl import logging
@@ -35,6 +38,7 @@ from components.data.fastq import records as fastq_records
 from components.design import designer
 from components.design import designer_component
 from components.evaluation import validation_messages
+from components.training import stability
 from pipeline import beam_runners
 from pipeline import configs
 from pipeline import interrupted_runs
@@ -158,6 +162,50 @@ def latest_blessing(options: RunOptions) -> bool | None:
   return blessing.custom_properties['blessed'].int_value == 1
 
 
+def trainer_model_runs(
+  options: RunOptions, num_replicas: Optional[int] = None
+) -> Dict[str, str]:
+  """Trainer node id -> the URI of its latest model_run, in replica order.
+
+  Args:
+    options: the run's options.
+    num_replicas: the Trainers to look up ('Trainer', 'Trainer_01', ...,
+      as pipeline/stages.py names them); None: every one found, up to the
+      first missing id.
+  """
+  runs = {}
+  replicas = itertools.count() if num_replicas is None else range(num_replicas)
+  for k in replicas:
+    node_id = 'Trainer' if k == 0 else f'Trainer_{k:02d}'
+    artifact = latest_artifact(options, 'ModelRun', node_id)
+    if artifact is None:
+      if num_replicas is None:
+        break
+      continue
+    runs[node_id] = artifact.uri
+  return runs
+
+
+def read_stability(model_run_dir: str) -> Optional[Dict]:
+  """A model_run's stability.json, or None (runs made before it had none)."""
+  path = os.path.join(model_run_dir, stability.STABILITY_FILENAME)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path) as f:
+    return json.load(f)
+
+
+def stability_lines(model_runs: Dict[str, str]) -> List[str]:
+  """One console line per Trainer whose stability.json has findings."""
+  lines = []
+  for node_id, model_run in model_runs.items():
+    record = read_stability(model_run)
+    if record and record.get('findings'):
+      path = os.path.join(model_run, stability.STABILITY_FILENAME)
+      lines.append(stability.summary_line(node_id, record, path))
+  return lines
+
+
 def run(options: RunOptions) -> None:
   """Runs the pipeline, then reports where its outputs are.
 
@@ -245,6 +293,10 @@ def report(options: RunOptions) -> None:
     for line in validation_messages.evaluation_failures(evaluation.uri):
       print(f'    failed: {line}')
   print(f'  pushed model:       {pushed or "none (no model was blessed)"}')
+  for line in stability_lines(
+    trainer_model_runs(options, options.num_replicas)
+  ):
+    print(line)
   # Simulated datasets carry their truth beside the examples.
   dataset = resolve_input_dir(options)
   if pushed and os.path.exists(

@@ -127,6 +127,20 @@ class RunOptions:
     'Keep the parsed training split in memory after the first epoch '
     '(turn off for splits larger than memory).',
   )
+  stability_auc_drop: float = _opt(
+    _TRAINING.stability_auc_drop,
+    'Call the run unstable when validation auc/true_top_1p stays more than '
+    'this below its best so far for --stability_auc_epochs epochs.',
+  )
+  stability_auc_epochs: int = _opt(
+    _TRAINING.stability_auc_epochs,
+    'Epochs in a row the --stability_auc_drop must last (1: any dip).',
+  )
+  stability_loss_factor: float = _opt(
+    _TRAINING.stability_loss_factor,
+    'Call the run unstable when a loss exceeds this many times its lowest '
+    'earlier value.',
+  )
   # Network.
   num_fc_layers: int = _opt(
     _HPARAMS.num_fc_layers, 'Hidden fully connected layers.'
@@ -472,6 +486,9 @@ def training(options: RunOptions) -> training_lib.TrainingConfig:
     epoch_interval_to_save_best=options.epoch_interval_to_save_best,
     best_epoch_metric=options.best_epoch_metric,
     cache_training_data=options.cache_training_data,
+    stability_auc_drop=options.stability_auc_drop,
+    stability_auc_epochs=options.stability_auc_epochs,
+    stability_loss_factor=options.stability_loss_factor,
   )
 
 

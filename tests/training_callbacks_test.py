@@ -87,3 +87,39 @@ def test_no_comparison_keeps_the_final_weights():
   keeper.set_model(model)
   keeper.on_epoch_end(0, {'val_loss': 0.1})
   assert keeper.restore_best() is None
+
+
+def test_stability_watch_announces_a_drop_and_a_spike_when_they_happen():
+  from components.config import training as training_lib
+  from components.training import epoch_evaluation
+
+  counts = np.arange(200, dtype=np.float64)[:, None]
+  # Epochs 1-2 rank the binders first, epochs 3-4 last.
+  ranking = {'sign': 1.0}
+  evaluation = epoch_evaluation.EpochEvaluation(
+    predict_fn=lambda x: ranking['sign'] * x,
+    datasets={'validation': (counts, (counts, counts / 200))},
+    output_names=['r1'],
+    loss_fn=lambda y, p: 1.0 + (y - p / 200) ** 2,
+    print_fn=None,
+    summary_fn=None,
+  )
+  printed = []
+  watch = training_callbacks.StabilityWatch(
+    evaluation, training_lib.StabilityThresholds(), print_fn=printed.append
+  )
+  evaluation.on_train_begin()
+  for epoch in range(4):
+    ranking['sign'] = 1.0 if epoch < 2 else -1.0
+    evaluation.on_epoch_end(epoch, {})
+    watch.on_epoch_end(epoch, {})
+    if epoch < 2:
+      assert printed == []
+  assert [line.split(':')[0] for line in printed] == [
+    'epoch 3',  # The loss spike, at once.
+    'epoch 4',  # The AUC drop, now 2 epochs long, and...
+    'epoch 4',  # ...the loss spike again.
+  ]
+  assert 'validation loss' in printed[0] and 'validation loss' in printed[2]
+  assert 'validation auc/true_top_1p 0.000 is 1.000 below' in printed[1]
+  assert watch.alerts == printed

@@ -5,7 +5,8 @@ validation result with every threshold; a baseline comparison of the mean
 rank metrics; the metric table per slice and per output; per-epoch training
 curves; and, from the candidate model's predictions on the held-out split,
 a ROC curve for the true top 1% and predicted-versus-observed counts per
-output; and the Designer's designs (tools/design_report.py). Images are
+output; whether each Trainer trained stably (its stability.json); and the
+Designer's designs (tools/design_report.py). Images are
 inline SVG data URIs, so the file stands alone.
 """
 
@@ -66,12 +67,16 @@ class RunArtifacts:
   designs: Optional[str] = None
 
 
-def find_artifacts(run_dir: str) -> RunArtifacts:
-  """The latest evaluation, model, model run and evaluated examples."""
-  options = local_runner.RunOptions(
+def _run_options(run_dir: str) -> local_runner.RunOptions:
+  return local_runner.RunOptions(
     save_base=os.path.dirname(os.path.abspath(run_dir)),
     run_name=os.path.basename(os.path.abspath(run_dir)),
   )
+
+
+def find_artifacts(run_dir: str) -> RunArtifacts:
+  """The latest evaluation, model, model run and evaluated examples."""
+  options = _run_options(run_dir)
   if not os.path.exists(options.metadata_path):
     raise ReportError(f'{run_dir}: no metadata.db; is this a run directory?')
 
@@ -379,6 +384,39 @@ def training_plots(model_run_dir: str) -> List[str]:
   return images
 
 
+def stability_html(model_runs: Dict[str, str]) -> str:
+  """Per Trainer: 'stable', its findings, or 'not recorded' (older runs).
+
+  Args:
+    model_runs: Trainer node id -> its model_run directory.
+  """
+  items = []
+  for node_id, model_run in model_runs.items():
+    record = local_runner.read_stability(model_run)
+    name = f'<b>{html.escape(node_id)}</b>'
+    if record is None:
+      items.append(f'<li>{name}: not recorded</li>')
+      continue
+    findings = record.get('findings') or []
+    thresholds = ', '.join(
+      f'{k} {v}' for k, v in (record.get('thresholds') or {}).items()
+    )
+    rule = f' (over {record.get("epochs_evaluated")} epochs; {thresholds})'
+    if not findings:
+      items.append(f'<li>{name}: stable{html.escape(rule)}</li>')
+      continue
+    messages = ''.join(
+      f'<li>{html.escape(f["message"])}</li>' for f in findings
+    )
+    items.append(
+      f'<li>{name}: <span class="unstable">UNSTABLE</span>'
+      f'{html.escape(rule)}<ul>{messages}</ul></li>'
+    )
+  if not items:
+    return '<p>No Trainer output.</p>'
+  return f'<ul>{"".join(items)}</ul>'
+
+
 def _floats(values):
   return [np.nan if v is None else float(v) for v in values]
 
@@ -389,6 +427,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 13px; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .verdict { font-size: 18px; font-weight: bold; }
+.unstable { color: #b00; font-weight: bold; }
 img { margin: 4px; border: 1px solid #eee; }
 """
 
@@ -448,6 +487,8 @@ def render(run_dir: str, output: str = '') -> str:
     affinity_table(metrics),
     '<h2>Designs</h2>',
     design_report.designs_html(artifacts.designs, _dataset_with_truth(run_dir)),
+    '<h2>Training stability</h2>',
+    stability_html(local_runner.trainer_model_runs(_run_options(run_dir))),
     '<h2>Plots</h2>',
     ''.join(
       f'<img alt="plot" src="{svg_plots.data_uri(svg)}">' for svg in images

@@ -38,6 +38,7 @@ HPARAMS_FILENAME = 'hparams.json'
 BEST_EPOCH_FILENAME = 'best_epoch.json'
 HISTORY_FILENAME = 'history.json'
 EPOCH_REPORT_FILENAME = 'epoch_report.jsonl'
+STABILITY_FILENAME = 'stability.json'
 
 # Files a Tuner writes into its tuner_results directory.
 TRIALS_FILENAME = 'trials.json'

@@ -19,6 +19,46 @@ DEFAULT_BEST_EPOCH_METRIC = 'auc/true_top_1p'
 
 
 @dataclasses.dataclass(frozen=True)
+class StabilityThresholds:
+  """When the per-epoch validation history counts as unstable.
+
+  `components/training/stability.py` applies them; each is a TrainingConfig
+  field (and a flag) of the same name with a `stability_` prefix.
+
+  Attributes:
+    auc_drop: the validation mean `auc/true_top_1p` fell more than this
+      below its best so far...
+    auc_epochs: ...for at least this many evaluated epochs in a row (a
+      single-epoch dip on a small validation split is sampling noise: the
+      demo's dips 0.12 for one epoch twice while converging).
+    loss_factor: a (validation or training) loss more than this many times
+      its lowest value of the earlier epochs is a spike.
+  """
+
+  auc_drop: float = 0.1
+  auc_epochs: int = 2
+  loss_factor: float = 1.5
+
+  def __post_init__(self):
+    # Written so that NaN fails too.
+    if not 0 < self.auc_drop < 1:
+      raise ValueError(
+        f'--stability_auc_drop must be in (0, 1), got {self.auc_drop}'
+      )
+    if self.auc_epochs < 1:
+      raise ValueError(
+        f'--stability_auc_epochs must be at least 1, got {self.auc_epochs}'
+      )
+    if not self.loss_factor > 1:
+      raise ValueError(
+        f'--stability_loss_factor must be > 1, got {self.loss_factor}'
+      )
+
+  def as_dict(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainingConfig:
   """How long and on what a Trainer or Tuner trial trains.
 
@@ -38,6 +78,8 @@ class TrainingConfig:
       original's lowest validation loss).
     cache_training_data: keep the parsed training split in memory after the
       first epoch (turn off for splits larger than memory).
+    stability_auc_drop, stability_auc_epochs, stability_loss_factor: when
+      the per-epoch report calls the run unstable (`StabilityThresholds`).
   """
 
   epochs: int = 10
@@ -48,6 +90,9 @@ class TrainingConfig:
   epoch_interval_to_save_best: int = 5
   best_epoch_metric: str = DEFAULT_BEST_EPOCH_METRIC
   cache_training_data: bool = True
+  stability_auc_drop: float = StabilityThresholds.auc_drop
+  stability_auc_epochs: int = StabilityThresholds.auc_epochs
+  stability_loss_factor: float = StabilityThresholds.loss_factor
 
   def __post_init__(self):
     for name, lowest in (
@@ -65,6 +110,14 @@ class TrainingConfig:
         f'--best_epoch_metric must be one of {sorted(BEST_EPOCH_METRICS)}, '
         f'got {self.best_epoch_metric!r}'
       )
+    self.stability_thresholds()  # Validates them.
+
+  def stability_thresholds(self) -> StabilityThresholds:
+    return StabilityThresholds(
+      auc_drop=self.stability_auc_drop,
+      auc_epochs=self.stability_auc_epochs,
+      loss_factor=self.stability_loss_factor,
+    )
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'TrainingConfig':
@@ -76,6 +129,8 @@ class TrainingConfig:
         return bool(value)
       if known[name] in (str, 'str'):
         return str(value)
+      if known[name] in (float, 'float'):
+        return float(value)
       return int(value)
 
     return cls(**{k: parse(k, v) for k, v in values.items()})

@@ -7,12 +7,20 @@
   best validation metric (the original's `model.ckpt-lowest_val_loss`
   compared the loss), so the exported model is the best one, and says which
   epoch it was.
+* `StabilityWatch`: prints a line at each epoch whose evaluation makes the
+  run look unstable (`components/training/stability.py`).
 """
 
 import math
+from typing import Callable
+from typing import List
 from typing import Optional
 
+from absl import logging
 import keras
+
+from components.config import training as training_lib
+from components.training import stability
 
 MAX_COST = 5e3
 
@@ -105,3 +113,34 @@ class BestEpochKeeper(keras.callbacks.Callback):
     if self._weights is not None:
       self.model.set_weights(self._weights)
     return self.best_epoch
+
+
+class StabilityWatch(keras.callbacks.Callback):
+  """Announces a metric drop or a loss spike at the epoch it happens.
+
+  Args:
+    evaluation: the run's `EpochEvaluation` (its `tables` are read); it
+      must come before this callback in the callback list.
+    thresholds: the rules' margins.
+    print_fn: where the line goes (the console by default; the run log
+      gets a warning record as well).
+  """
+
+  def __init__(
+    self,
+    evaluation,
+    thresholds: training_lib.StabilityThresholds,
+    print_fn: Callable[[str], None] = print,
+  ):
+    super().__init__()
+    self._evaluation = evaluation
+    self._thresholds = thresholds
+    self._print = print_fn
+    self.alerts: List[str] = []
+
+  def on_epoch_end(self, epoch, logs=None):
+    history = stability.history_from_tables(self._evaluation.tables)
+    for line in stability.alerts_at(history, self._thresholds, epoch + 1):
+      self.alerts.append(line)
+      logging.warning('%s', line)
+      self._print(line)

@@ -7,7 +7,7 @@ the predictions against the raw counts, per output and as the mean row. The
 tables are printed, the mean metrics are added to the Keras logs (so
 TensorBoard, the history and KerasTuner objectives see them as
 `auc/true_top_1p` and `val_auc/true_top_1p`), and each epoch's tables are
-appended to a JSON-lines report.
+written to a JSON-lines report (one line per epoch).
 """
 
 import json
@@ -170,7 +170,7 @@ class EpochEvaluation(keras.callbacks.Callback):
     loss_fn: (normalised targets, predictions) -> per example and output
       loss, NaN where undefined; gives each row's `loss` (the mean row's is
       the training loss).
-    report_path: JSON-lines file to append each epoch's tables to ('' to
+    report_path: JSON-lines file of every epoch's tables so far ('' to
       skip).
     print_fn: where the full tables (a row per output) go: the run log by
       default (the console too with --verbosity=1).
@@ -234,8 +234,11 @@ class EpochEvaluation(keras.callbacks.Callback):
     record = {'epoch': epoch + 1, 'tables': tables}
     self.tables.append(record)
     if self._report_path:
-      with tf.io.gfile.GFile(self._report_path, 'a') as f:
-        f.write(json.dumps(nan_to_none(record), allow_nan=False) + '\n')
+      # Rewritten whole each epoch: object stores (gs://, s3://) cannot
+      # append, and the report is small.
+      with tf.io.gfile.GFile(self._report_path, 'w') as f:
+        for row in self.tables:
+          f.write(json.dumps(nan_to_none(row), allow_nan=False) + '\n')
     return tables
 
   def on_train_begin(self, logs=None):

@@ -20,11 +20,42 @@ from components.model import signatures
 from components.training import callbacks as training_callbacks
 from components.training import epoch_evaluation
 from components.training import run_setup
+from components.training import stability
 
 
 def _write_json(directory: str, filename: str, value) -> None:
+  # An orchestrator need not create the output directory (KFP does not).
+  tf.io.gfile.makedirs(directory)
   with tf.io.gfile.GFile(os.path.join(directory, filename), 'w') as f:
     json.dump(epoch_evaluation.nan_to_none(value), f, indent=2)
+
+
+def write_stability(
+  model_run_dir: str,
+  tables,
+  thresholds: training_lib.StabilityThresholds,
+  print_fn=print,
+) -> dict:
+  """Writes stability.json; prints a warning block if the run was unstable.
+
+  Args:
+    model_run_dir: the Trainer's model_run directory.
+    tables: `EpochEvaluation.tables` (or the epoch report's records).
+    thresholds: the rules' margins.
+    print_fn: where the warning block goes (the console by default; the
+      run log gets it as a warning record as well).
+
+  Returns:
+    The record written.
+  """
+  record = stability.stability_record(tables, thresholds)
+  _write_json(model_run_dir, stability.STABILITY_FILENAME, record)
+  path = os.path.join(model_run_dir, stability.STABILITY_FILENAME)
+  lines = stability.warning_lines(record, path)
+  if lines:
+    logging.warning('%s', '\n'.join(lines))
+    print_fn('\n' + '\n'.join(lines))
+  return record
 
 
 def train_and_export(fn_args: tfx.components.FnArgs) -> None:
@@ -54,17 +85,20 @@ def train_and_export(fn_args: tfx.components.FnArgs) -> None:
   best = training_callbacks.BestEpochKeeper(
     run.training.epoch_interval_to_save_best, log_key, higher_is_better
   )
+  evaluation = run_setup.epoch_evaluation_callback(
+    train_model,
+    data,
+    run.options.loss_name,
+    os.path.join(fn_args.model_run_dir, keys.EPOCH_REPORT_FILENAME),
+  )
+  thresholds = run.training.stability_thresholds()
   history = train_model.fit(
     data.train,
     validation_data=data.validation,
     callbacks=[
       run_setup.divergence_guard(run),
-      run_setup.epoch_evaluation_callback(
-        train_model,
-        data,
-        run.options.loss_name,
-        os.path.join(fn_args.model_run_dir, keys.EPOCH_REPORT_FILENAME),
-      ),
+      evaluation,
+      training_callbacks.StabilityWatch(evaluation, thresholds),
       best,
       keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
     ],
@@ -72,6 +106,7 @@ def train_and_export(fn_args: tfx.components.FnArgs) -> None:
     **data.fit_kwargs,
   )
   _write_json(fn_args.model_run_dir, keys.HISTORY_FILENAME, history.history)
+  write_stability(fn_args.model_run_dir, evaluation.tables, thresholds)
   best_epoch = best.restore_best()
   interval = run.training.epoch_interval_to_save_best
   print(
