@@ -31,7 +31,7 @@ browser:
 
 # Every test, end-to-end pipelines included (this is what CI runs).
 test: $(STAMP) browser
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=30
 
 # Unit tests only, for quick iteration.
 test-fast: $(STAMP)
