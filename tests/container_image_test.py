@@ -17,20 +17,10 @@ import subprocess
 import uuid
 
 import pytest
+import test_image
 
 from pipeline import configs
 
-_BUILD_SCRIPT = os.path.join(
-  configs.REPO_ROOT, 'kubeflow', 'test_image', 'build.sh'
-)
-_NO_ENGINE_STATUS = 3
-_PODMAN = ('podman', '--runtime', 'runc')
-_ULIMITS = (
-  '--ulimit',
-  'nofile=20000:20000',
-  '--ulimit',
-  'nproc=32768:32768',
-)
 _EXECUTOR_MODULE = (
   'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor'
 )
@@ -56,21 +46,7 @@ def _constraint_versions():
 @pytest.fixture(scope='module')
 def image():
   """The test image's reference, built or reused by build.sh."""
-  result = subprocess.run(
-    [_BUILD_SCRIPT],
-    capture_output=True,
-    text=True,
-    check=False,
-  )
-  if result.returncode == _NO_ENGINE_STATUS:
-    pytest.skip(
-      'no container engine can be installed or run here: '
-      + result.stderr.strip().splitlines()[-1]
-    )
-  assert result.returncode == 0, (
-    f'{_BUILD_SCRIPT} failed ({result.returncode}):\n{result.stderr[-4000:]}'
-  )
-  return result.stdout.strip().splitlines()[-1]
+  return test_image.build()
 
 
 def _run_in(image, *command, mounts=()):
@@ -79,7 +55,7 @@ def _run_in(image, *command, mounts=()):
   for host_dir, container_dir in mounts:
     volumes += ['--volume', f'{host_dir}:{container_dir}:rw']
   return subprocess.run(
-    [*_PODMAN, 'run', '--rm', '--network', 'none', *_ULIMITS, *volumes]
+    [*test_image.ENGINE, 'run', '--rm', *test_image.RUN_ARGS, *volumes]
     + [image, *command],
     capture_output=True,
     text=True,

@@ -12,10 +12,10 @@ import glob
 import importlib.util
 import json
 import os
-import subprocess
 
 import kfp_spec_harness
 import pytest
+import test_image
 
 from components.evaluation import pushed_baseline
 from pipeline import configs
@@ -26,9 +26,6 @@ from simulation import writer
 
 _RUNNER_PATH = os.path.join(
   configs.REPO_ROOT, 'kubeflow', 'kubeflow_v2_runner.py'
-)
-_BUILD_SCRIPT = os.path.join(
-  configs.REPO_ROOT, 'kubeflow', 'test_image', 'build.sh'
 )
 _spec = importlib.util.spec_from_file_location(
   'kubeflow_v2_runner', _RUNNER_PATH
@@ -91,27 +88,11 @@ def compile_spec(tmp_path, data_dir, image, **run):
 @pytest.fixture(scope='module')
 def image():
   """The test image (kubeflow/test_image/build.sh builds or reuses it)."""
-  result = subprocess.run(
-    ['bash', _BUILD_SCRIPT], capture_output=True, text=True, timeout=3600
-  )
-  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  return result.stdout.strip().splitlines()[-1]
-
-
-# How build.sh's podman runs here: the runc runtime and explicit ulimits
-# (the machine's quirks); no network, so no task can download anything.
-ENGINE = ('podman', '--runtime', 'runc')
-RUN_ARGS = (
-  '--network=none',
-  '--ulimit',
-  'nofile=20000:20000',
-  '--ulimit',
-  'nproc=32768:32768',
-)
+  return test_image.build()
 
 
 def _runner():
-  return kfp_spec_harness.engine_runner(ENGINE, RUN_ARGS)
+  return kfp_spec_harness.engine_runner(test_image.ENGINE, test_image.RUN_ARGS)
 
 
 def _run(spec_path, root, data_dir, run_id):
