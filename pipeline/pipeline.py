@@ -84,7 +84,7 @@ def create_pipeline(
     folds=config.structure is not None,
     log_normalised_floats=config.log_normalised_floats,
     max_count=config.data_contract.max_count,
-    fastq=fastq,
+    fastq=config.fastq if fastq else None,
   )
   features = stages.feature_stage(
     data.outputs['examples'],

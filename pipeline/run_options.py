@@ -24,6 +24,7 @@ import tensorflow as tf
 from components.config import blessing
 from components.config import data_contract as data_contract_lib
 from components.config import design as design_lib
+from components.config import fastq as fastq_lib
 from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.config import pipeline_config as pipeline_config_lib
@@ -57,6 +58,8 @@ _TUNER = tuner_lib.TunerConfig()
 _STRUCTURE = structure_lib.StructureConfig()
 _BLESSING = blessing.BlessingConfig()
 _DESIGN = design_lib.DesignConfig()
+_READ_QC = fastq_lib.READ_QC_DEFAULTS
+_FASTQ = fastq_lib.FastqSettings()
 
 
 @dataclasses.dataclass
@@ -81,6 +84,50 @@ class RunOptions:
     'auto',
     "What --input_dir holds: 'examples' (counted TFRecords), 'fastq' (reads "
     "that FastqExampleGen filters, counts and clusters) or 'auto' (detect).",
+  )
+  # FastqExampleGen's read filters (the original's defaults, MODEL_SPEC 5.1),
+  # used when --input_dir holds FASTQ reads.
+  fastq_base_quality_threshold: int = _opt(
+    _READ_QC['base_quality_threshold'],
+    'FASTQ: a variable-region base scoring below this Phred quality is bad.',
+  )
+  fastq_max_bad_bases: int = _opt(
+    _READ_QC['max_bad_bases'],
+    'FASTQ: a region with more bad bases fails (low_quality).',
+  )
+  fastq_min_mean_quality: float = _opt(
+    _READ_QC['min_mean_quality'],
+    'FASTQ: a region whose mean quality is lower fails (low_quality).',
+  )
+  fastq_max_pair_dissimilarity: int = _opt(
+    _READ_QC['max_pair_dissimilarity'],
+    'FASTQ: a pair whose R1 and R2 disagree at more positions fails '
+    '(bad_pair).',
+  )
+  fastq_max_expected_errors: float = _opt(
+    _READ_QC['max_expected_errors'],
+    'FASTQ: a region whose expected errors, sum of 10^(-Q/10), exceed this '
+    "fails (low_quality); negative: off (the original's filters only).",
+  )
+  fastq_max_primer_mismatches: int = _opt(
+    _READ_QC['max_primer_mismatches'],
+    'FASTQ: substitutions allowed in each primer.',
+  )
+  fastq_max_primer_offset: int = _opt(
+    _READ_QC['max_primer_offset'],
+    'FASTQ: the leading primer may start at offsets 0..this of the read.',
+  )
+  fastq_min_trailing_primer_bases: int = _opt(
+    _READ_QC['min_trailing_primer_bases'],
+    'FASTQ: fewest trailing-primer bases a read ending inside it needs.',
+  )
+  fastq_max_distance: int = _opt(
+    _FASTQ.max_distance,
+    'FASTQ: sequences within this Levenshtein distance share a cluster.',
+  )
+  fastq_min_pass_fraction: float = _opt(
+    _FASTQ.min_pass_fraction,
+    'FASTQ: a file with a smaller share of okay reads fails the run.',
   )
   affinity_target_map: str = _opt(
     '',
@@ -544,6 +591,25 @@ def structure(options: RunOptions) -> Optional[structure_lib.StructureConfig]:
   )
 
 
+def fastq(options: RunOptions) -> fastq_lib.FastqSettings:
+  """FastqExampleGen's thresholds (validated; the message names the flag)."""
+  values = {
+    name: getattr(options, fastq_lib.FLAG_PREFIX + name)
+    for name in fastq_lib.READ_QC_FIELDS
+  }
+  errors = values['max_expected_errors']
+  if errors is not None and errors < 0:
+    values['max_expected_errors'] = None
+  try:
+    return fastq_lib.FastqSettings(
+      read_qc=values,
+      max_distance=options.fastq_max_distance,
+      min_pass_fraction=options.fastq_min_pass_fraction,
+    )
+  except ValueError as e:
+    raise ValueError(f'--{fastq_lib.FLAG_PREFIX}{e}') from None
+
+
 def _gc_range(text: str) -> Optional[Tuple[float, float]]:
   if not text:
     return None
@@ -607,6 +673,7 @@ def pipeline_config(options: RunOptions) -> pipeline_config_lib.PipelineConfig:
         max_count=options.max_count
       ),
       design=design(options),
+      fastq=fastq(options),
     )
   except ValueError as e:
     raise InputError(str(e)) from e

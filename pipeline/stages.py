@@ -15,6 +15,7 @@ from typing import Optional
 from tfx import v1 as tfx
 from tfx.types import channel as channel_types
 
+from components.config import fastq as fastq_lib
 from components.config import keys
 from components.config import pipeline_config
 from components.config import run_config as run_config_lib
@@ -58,7 +59,7 @@ def data_stage(
   folds: bool,
   log_normalised_floats: List[str],
   max_count: int,
-  fastq: bool = False,
+  fastq: Optional[fastq_lib.FastqSettings] = None,
 ) -> Stage:
   """Ingestion, statistics, the experiment's schema and the data contract.
 
@@ -72,12 +73,14 @@ def data_stage(
       log(1 + x); the data contract refuses values <= -1 in them.
     max_count: the data contract refuses a count above it.
     fastq: read, filter, count and cluster FASTQ reads (FastqExampleGen)
-      instead of importing counted examples.
+      with these thresholds instead of importing counted examples (None).
   """
-  if fastq:
+  if fastq is not None:
     # Reads -> QC -> counts -> edit-distance clusters -> the same examples,
     # with the same cluster-disjoint splits.
-    example_gen = fastq_component.fastq_example_gen(data_root, experiment_pbtxt)
+    example_gen = fastq_component.fastq_example_gen(
+      data_root, experiment_pbtxt, **fastq.component_kwargs()
+    )
   else:
     example_gen = _import_example_gen(data_root)
   return _checked_data(

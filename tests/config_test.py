@@ -272,3 +272,46 @@ def test_max_count_flag_reaches_the_data_contract_check():
   assert config.data_contract.max_count == 5000
   with pytest.raises(run_options.InputError, match='--max_count must be >= 1'):
     run_options.pipeline_config(run_options.RunOptions(max_count=0))
+
+
+def test_fastq_flags_reach_fastq_example_gen_settings():
+  import dataclasses as dc
+
+  from components.config import fastq
+  from pipeline import run_options
+
+  option_names = {f.name for f in dc.fields(run_options.RunOptions)}
+  # Every read filter has its flag.
+  assert {fastq.FLAG_PREFIX + n for n in fastq.READ_QC_FIELDS} <= option_names
+  defaults = run_options.pipeline_config(run_options.RunOptions()).fastq
+  assert defaults.read_qc == fastq.READ_QC_DEFAULTS
+  assert defaults.read_qc['max_expected_errors'] == 0.5
+  assert (defaults.max_distance, defaults.min_pass_fraction) == (5, 0.05)
+  changed = run_options.pipeline_config(
+    run_options.RunOptions(
+      fastq_max_bad_bases=3,
+      fastq_max_expected_errors=-1.0,
+      fastq_max_distance=2,
+    )
+  ).fastq
+  assert changed.read_qc['max_bad_bases'] == 3
+  # Negative turns the expected-error limit off: the original's filters.
+  assert changed.read_qc['max_expected_errors'] is None
+  assert changed.component_kwargs()['max_distance'] == 2
+
+
+@pytest.mark.parametrize(
+  'kwargs, message',
+  [
+    ({'fastq_max_bad_bases': -1}, r'--fastq_max_bad_bases=-1 must be >= 0'),
+    ({'fastq_min_mean_quality': 99.0}, r'--fastq_min_mean_quality=99.0'),
+    ({'fastq_max_primer_mismatches': 20}, r'--fastq_max_primer_mismatches'),
+    ({'fastq_max_distance': -2}, r'--fastq_max_distance=-2 must be >= 0'),
+    ({'fastq_min_pass_fraction': 1.5}, r'--fastq_min_pass_fraction=1.5'),
+  ],
+)
+def test_bad_fastq_flags_name_the_flag(kwargs, message):
+  from pipeline import run_options
+
+  with pytest.raises(run_options.InputError, match=message):
+    run_options.pipeline_config(run_options.RunOptions(**kwargs))

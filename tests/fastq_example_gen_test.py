@@ -324,9 +324,9 @@ def test_layout_errors_come_before_beam(paired, tmp_path):
 
 def test_invalid_arguments_fail_at_construction(paired):
   text = _experiment_text(paired[1])
-  with pytest.raises(executor.FastqExampleGenError, match='unknown read_qc'):
+  with pytest.raises(executor.FastqExampleGenError, match='unknown read filt'):
     component.fastq_example_gen(paired[1], text, read_qc={'max_bad': 3})
-  with pytest.raises(read_qc.ReadQcConfigError, match='max_bad_bases'):
+  with pytest.raises(executor.FastqExampleGenError, match='max_bad_bases'):
     component.fastq_example_gen(paired[1], text, read_qc={'max_bad_bases': -1})
   with pytest.raises(executor.FastqExampleGenError, match='max_distance'):
     component.fastq_example_gen(paired[1], text, max_distance=-1)
@@ -381,3 +381,29 @@ def test_local_dag_runner_runs_and_caches(paired, tmp_path):
   assert os.path.exists(os.path.join(examples.uri, executor.STATISTICS_JSON))
   splits = json.loads(examples.properties['split_names'].string_value)
   assert splits == SPLITS
+
+
+def test_runner_flags_reach_the_component(paired, tmp_path):
+  from pipeline import local_runner
+  from pipeline import run_options
+
+  options = run_options.RunOptions(
+    input_dir=paired[1],
+    save_base=str(tmp_path),
+    fastq_max_bad_bases=2,
+    fastq_max_expected_errors=-1.0,
+    fastq_max_distance=3,
+    fastq_min_pass_fraction=0.2,
+  )
+  pipeline = local_runner.build_pipeline(options)
+  (gen,) = [c for c in pipeline.components if c.id == 'FastqExampleGen']
+  config = executor.FastqConfig.from_exec_properties(_exec_properties(gen))
+  assert config.read_qc['max_bad_bases'] == 2
+  assert config.read_qc['max_expected_errors'] is None
+  assert (config.max_distance, config.min_pass_fraction) == (3, 0.2)
+  qc = config.qc_config()
+  assert (qc.max_bad_bases, qc.max_expected_errors, qc.min_mean_quality) == (
+    2,
+    None,
+    30.0,
+  )

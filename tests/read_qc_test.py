@@ -1,5 +1,6 @@
 """Tests for components/data/fastq/read_qc.py on hand-made reads."""
 
+import dataclasses
 import pickle
 
 import pytest
@@ -12,6 +13,8 @@ REVERSE = 'AGATCGGAAGAGCACACGTC'
 REGION = 'TTGACCATGCAGTACGGTCAAGTCCATGACGTAGCATGCA'
 TAIL = 'TGAACTCCAGTCAC'
 CONFIG = read_qc.ReadQcConfig(FORWARD, REVERSE)
+# The original's filters alone, without the expected-error limit.
+ORIGINAL = read_qc.ReadQcConfig(FORWARD, REVERSE, max_expected_errors=None)
 
 
 def _phred(scores):
@@ -186,20 +189,25 @@ def test_pair_disagreement_quality_is_the_difference():
   for p in positions:
     q2[p] = 35
   r2 = _r2(_mutate(REGION, positions), q2)
-  config = read_qc.ReadQcConfig(FORWARD, REVERSE, max_pair_dissimilarity=6)
+  config = dataclasses.replace(ORIGINAL, max_pair_dissimilarity=6)
   assert read_qc.classify_pair(*_r1(), *r2, config) == (
     Fate.LOW_QUALITY,
     None,
   )
   five = _r2(_mutate(REGION, positions[:5]), q2)
   assert read_qc.classify_pair(*_r1(), *five, config) == (Fate.OKAY, REGION)
+  # By default five coin-flip bases (5 x 10^-0.5 expected errors) fail.
+  assert read_qc.classify_pair(*_r1(), *five, CONFIG) == (
+    Fate.LOW_QUALITY,
+    None,
+  )
 
 
 def test_more_than_max_pair_dissimilarity_is_bad_pair():
   five = _r2(_mutate(REGION, [0, 8, 16, 24, 32]), [40] * 40)
   six = _r2(_mutate(REGION, [0, 8, 16, 24, 32, 39]), [40] * 40)
   q1 = [40] * 40
-  assert read_qc.classify_pair(*_r1(region_quality=q1), *five, CONFIG)[0] is (
+  assert read_qc.classify_pair(*_r1(region_quality=q1), *five, ORIGINAL)[0] is (
     Fate.OKAY
   )
   assert read_qc.classify_pair(*_r1(), *six, CONFIG) == (Fate.BAD_PAIR, None)
@@ -231,14 +239,14 @@ def test_pair_fates_from_either_read():
   )
 
 
-def test_max_expected_errors_is_off_by_default_and_optional():
+def test_max_expected_errors_is_on_by_default_and_can_be_turned_off():
   q = [40] * 40
   q[3] = 2
   read = _r1(region_quality=q)
-  assert read_qc.classify_read(*read, CONFIG)[0] is Fate.OKAY
-  strict = read_qc.ReadQcConfig(FORWARD, REVERSE, max_expected_errors=0.5)
-  assert read_qc.classify_read(*read, strict)[0] is Fate.LOW_QUALITY
-  assert read_qc.classify_read(*_r1(), strict)[0] is Fate.OKAY
+  assert CONFIG.max_expected_errors == 0.5
+  assert read_qc.classify_read(*read, CONFIG)[0] is Fate.LOW_QUALITY
+  assert read_qc.classify_read(*_r1(), CONFIG)[0] is Fate.OKAY
+  assert read_qc.classify_read(*read, ORIGINAL)[0] is Fate.OKAY
 
 
 @pytest.mark.parametrize(

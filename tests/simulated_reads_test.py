@@ -71,6 +71,9 @@ def _plain_region_fate(bases, scores, config):
     return 'low_quality'
   if sum(scores) / len(scores) < config.min_mean_quality:
     return 'low_quality'
+  limit = config.max_expected_errors
+  if limit is not None and sum(10 ** (-q / 10) for q in scores) > limit:
+    return 'low_quality'
   return 'okay'
 
 
@@ -221,7 +224,8 @@ def _run(tmp_path, paired, config):
 
 
 def test_paired_reads_recover_the_truth(tmp_path):
-  config = read_qc.ReadQcConfig(FORWARD, REVERSE, max_expected_errors=0.5)
+  # The defaults: the original's filters and at most 0.5 expected errors.
+  config = read_qc.ReadQcConfig(FORWARD, REVERSE)
   recovery, spurious = _run(tmp_path, True, config)
   assert recovery >= 0.97
   assert spurious <= 0.001
@@ -230,9 +234,9 @@ def test_paired_reads_recover_the_truth(tmp_path):
 def test_original_filters_recover_but_let_some_errors_through(tmp_path):
   # The original's filters alone: recovery holds, but a disagreement of two
   # confident mates becomes a low-quality consensus base that still passes
-  # (about half of them wrongly), so some 0.5% of counted pairs carry an
-  # error. This documents why max_expected_errors exists.
-  config = read_qc.ReadQcConfig(FORWARD, REVERSE)
+  # (about half of them wrongly), so some 0.4% of counted pairs carry an
+  # error. This is why max_expected_errors exists and is on by default.
+  config = read_qc.ReadQcConfig(FORWARD, REVERSE, max_expected_errors=None)
   recovery, spurious = _run(tmp_path, True, config)
   assert recovery >= 0.97
   assert 0.001 < spurious < 0.02

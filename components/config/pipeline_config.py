@@ -16,6 +16,7 @@ from typing import Tuple
 from components.config import blessing as blessing_lib
 from components.config import data_contract as data_contract_lib
 from components.config import design as design_lib
+from components.config import fastq as fastq_lib
 from components.config import hparams as hparams_lib
 from components.config import model_options
 from components.config import run_config
@@ -42,6 +43,8 @@ class PipelineConfig:
     blessing: the Evaluator's thresholds.
     data_contract: DataContractCheck's bounds.
     design: the Designer's settings (after the Pusher).
+    fastq: FastqExampleGen's thresholds (used when the dataset holds FASTQ
+      reads).
   """
 
   hparams: Dict[str, Any]
@@ -56,6 +59,7 @@ class PipelineConfig:
     data_contract_lib.DataContractConfig()
   )
   design: design_lib.DesignConfig = design_lib.DesignConfig()
+  fastq: fastq_lib.FastqSettings = fastq_lib.FastqSettings()
 
   def __post_init__(self):
     object.__setattr__(self, 'sweep', tuple(self.sweep))

@@ -59,6 +59,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
+from components.config import fastq as fastq_settings
 from components.data import clustering
 from components.data import fastq_dataset
 from components.data.fastq import read_qc as qc_lib
@@ -82,12 +83,7 @@ _COUNTS_TAG = 'counts'
 _FLUSH_KEYS = 200_000
 # ReadQcConfig fields the custom config may set; primers and length come
 # from the experiment.
-QC_FIELDS = tuple(
-  f.name
-  for f in dataclasses.fields(qc_lib.ReadQcConfig)
-  if f.init
-  and f.name not in ('forward_primer', 'reverse_primer', 'sequence_length')
-)
+QC_FIELDS = fastq_settings.READ_QC_FIELDS
 
 
 class FastqExampleGenError(ValueError):
@@ -120,14 +116,8 @@ class FastqConfig:
     """The read filters: the experiment's primers and length, our thresholds.
 
     Raises:
-      FastqExampleGenError: an unknown threshold name.
       qc_lib.ReadQcConfigError: a threshold value is invalid.
     """
-    unknown = sorted(set(self.read_qc) - set(QC_FIELDS))
-    if unknown:
-      raise FastqExampleGenError(
-        f'unknown read_qc fields {unknown}; known: {list(QC_FIELDS)}'
-      )
     experiment = experiment or self.experiment()
     return qc_lib.ReadQcConfig(
       forward_primer=experiment.forward_primer,
@@ -137,18 +127,20 @@ class FastqConfig:
     )
 
   def validate(self) -> None:
-    """Raises on any invalid value, before a run starts."""
-    self.qc_config()
-    distance = self.max_distance
-    if isinstance(distance, bool) or not isinstance(distance, int):
-      raise FastqExampleGenError(f'max_distance={distance!r} is not an int')
-    if distance < 0:
-      raise FastqExampleGenError(f'max_distance={distance} must be >= 0')
-    fraction = self.min_pass_fraction
-    if not isinstance(fraction, (int, float)) or not 0 <= fraction <= 1:
-      raise FastqExampleGenError(
-        f'min_pass_fraction={fraction!r} must lie in [0, 1]'
+    """Raises on any invalid value, before a run starts.
+
+    Raises:
+      FastqExampleGenError: an unknown or invalid setting.
+      qc_lib.ReadQcConfigError: a threshold does not fit the experiment's
+        primers.
+    """
+    try:
+      fastq_settings.FastqSettings(
+        dict(self.read_qc), self.max_distance, self.min_pass_fraction
       )
+    except ValueError as e:
+      raise FastqExampleGenError(str(e)) from None
+    self.qc_config()
 
   def to_custom_config(self) -> example_gen_pb2.CustomConfig:
     """ExampleGen's CustomConfig carrying this config."""
