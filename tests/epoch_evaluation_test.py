@@ -183,3 +183,35 @@ def test_console_gets_one_mean_line_per_split_and_the_log_every_table():
   # The summary's AUC is the mean row's, to the printed precision.
   mean = callback.tables[-1]['tables']['validation']['mean']
   assert float(rows[-1][4]) == pytest.approx(mean['auc/true_top_1p'], abs=1e-4)
+
+
+def test_compiled_predictions_equal_keras_predict():
+  """The report's compiled path gives model.predict's numbers, in order."""
+  one_hot = tf.keras.Input((12,), name='one_hot')
+  kmers = tf.keras.Input((5,), name='kmers')
+  hidden = tf.keras.layers.Dense(7, activation='tanh')(
+    tf.keras.layers.Concatenate()([one_hot, kmers])
+  )
+  model = tf.keras.Model([one_hot, kmers], tf.keras.layers.Dense(3)(hidden))
+  rng = np.random.default_rng(1)
+  inputs = {
+    'one_hot': rng.normal(size=(1003, 12)).astype(np.float32),
+    'kmers': rng.normal(size=(1003, 5)).astype(np.float32),
+  }
+  # 1003 = 3 full batches of 300 and a partial one.
+  predict = epoch_evaluation.compiled_predict_fn(model, batch_size=300)
+  compiled = predict(inputs)
+  expected = model.predict(inputs, batch_size=4096, verbose=0)
+  assert compiled.shape == (1003, 3)
+  np.testing.assert_allclose(compiled, expected, rtol=1e-5, atol=1e-6)
+  # A second call reuses the traced function and gives the same numbers.
+  np.testing.assert_array_equal(predict(inputs), compiled)
+
+
+def test_report_records_seconds_per_split(tmp_path):
+  callback, _, _ = _callback(tmp_path, np.zeros((200, 2), np.float32))
+  callback.on_epoch_end(0, {})
+  record = json.loads((tmp_path / 'report.jsonl').read_text().splitlines()[-1])
+  parts = record['seconds']['validation']
+  assert set(parts) == {'draw', 'predict', 'metrics'}
+  assert all(value >= 0 for value in parts.values())

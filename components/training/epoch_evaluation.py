@@ -7,11 +7,14 @@ the predictions against the raw counts, per output and as the mean row. The
 tables are printed, the mean metrics are added to the Keras logs (so
 TensorBoard, the history and KerasTuner objectives see them as
 `auc/true_top_1p` and `val_auc/true_top_1p`), and each epoch's tables are
-written to a JSON-lines report (one line per epoch).
+written to a JSON-lines report (one line per epoch), with the seconds each
+split's evaluation took (drawing the sample, predicting, the metrics): at
+scale the report costs as much as an epoch's training, and this says where.
 """
 
 import json
 import math
+import time
 from typing import Any
 from typing import Callable
 from typing import Dict
@@ -46,6 +49,10 @@ LOGGED_METRICS = (
 )
 
 
+# Examples per model call of the report's predictions.
+PREDICT_BATCH_SIZE = 8192
+
+
 def _length(batch) -> int:
   """Examples in a batch (the first array of its structure)."""
   return len(tf.nest.flatten(batch)[0])
@@ -76,6 +83,36 @@ def materialize(dataset: tf.data.Dataset, limit: int = 0) -> Tuple[Any, Any]:
   if limit:
     joined = tf.nest.map_structure(lambda a: a[:limit], joined)
   return joined
+
+
+def compiled_predict_fn(
+  model: keras.Model, batch_size: int = PREDICT_BATCH_SIZE
+) -> Callable[[Any], np.ndarray]:
+  """A `predict_fn` that calls the model in compiled batches.
+
+  The report predicts whole splits after every epoch, which at paper scale
+  costs as much as the epoch's training. Calling the model through one
+  `tf.function` over numpy slices gives the same predictions as
+  `model.predict` without its per-call dataset and step loop
+  (benchmarks/RESULTS.md, Paper scale, has the rates).
+
+  Args:
+    model: a model with one output tensor [batch, outputs].
+    batch_size: examples per call.
+  """
+  forward = tf.function(
+    lambda batch: model(batch, training=False), reduce_retracing=True
+  )
+
+  def predict(inputs) -> np.ndarray:
+    parts = []
+    for start in range(0, _length(inputs), batch_size):
+      window = slice(start, start + batch_size)
+      batch = tf.nest.map_structure(lambda a, w=window: a[w], inputs)
+      parts.append(forward(batch).numpy())
+    return np.concatenate(parts)
+
+  return predict
 
 
 class ShuffledQueue:
@@ -201,11 +238,15 @@ class EpochEvaluation(keras.callbacks.Callback):
   def evaluate(self, epoch: int) -> Dict[str, Dict]:
     """Scores every dataset; returns name -> evaluation table."""
     tables = {}
+    seconds = {}
     for name, data in self._datasets.items():
+      start = time.perf_counter()
       if isinstance(data, ShuffledQueue):
         data = data.draw()
       inputs, (counts, targets) = data
+      drawn = time.perf_counter()
       predicted = np.asarray(self._predict_fn(inputs), np.float64)
+      predicted_at = time.perf_counter()
       table = rank_metrics.evaluation_table(
         counts.astype(np.float64), predicted, self._output_names
       )
@@ -216,6 +257,11 @@ class EpochEvaluation(keras.callbacks.Callback):
         table[output]['loss'] = loss
       table[rank_metrics.MEAN_ROW]['loss'] = _nanmean(per_output)
       tables[name] = table
+      seconds[name] = {
+        'draw': round(drawn - start, 3),
+        'predict': round(predicted_at - drawn, 3),
+        'metrics': round(time.perf_counter() - predicted_at, 3),
+      }
       label = 'pre-training' if epoch < 0 else f'epoch {epoch + 1}'
       self._print(
         f'\n{name} evaluation, {label} ({len(counts)} examples):\n'
@@ -231,7 +277,7 @@ class EpochEvaluation(keras.callbacks.Callback):
           table[rank_metrics.MEAN_ROW],
         )
       )
-    record = {'epoch': epoch + 1, 'tables': tables}
+    record = {'epoch': epoch + 1, 'tables': tables, 'seconds': seconds}
     self.tables.append(record)
     if self._report_path:
       # Rewritten whole each epoch: object stores (gs://, s3://) cannot

@@ -108,7 +108,7 @@ def epoch_evaluation_callback(
   report_path: str = '',
 ) -> epoch_evaluation.EpochEvaluation:
   return epoch_evaluation.EpochEvaluation(
-    predict_fn=lambda x: train_model.predict(x, batch_size=4096, verbose=0),
+    predict_fn=epoch_evaluation.compiled_predict_fn(train_model),
     datasets=data.rank_samples,
     output_names=data.spec.outputs,
     loss_fn=lambda y, p: losses.per_example_and_target(loss_name, y, p),
