@@ -189,20 +189,7 @@ def simulate(size: int, seed: int, work_dir: str) -> Tuple[str, int]:
       return out, int(f.read())
   print(f'simulating {families} families at depth {depth} ...', flush=True)
   result = subprocess.run(
-    [
-      sys.executable,
-      '-m',
-      'simulation',
-      '--output_dir',
-      out,
-      '--overwrite',
-      '--num_families',
-      str(families),
-      '--depth',
-      str(depth),
-      '--seed',
-      str(seed),
-    ],
+    simulator_scale.simulator_command(out, families, depth, seed),
     cwd=_ROOT,
     capture_output=True,
     text=True,

@@ -95,10 +95,9 @@ def first_parents(num_families: int, seed: int):
   return codes, 2 * config.max_mutations + 1
 
 
-def run_simulator(families: int, depth: int, seed: int, work_dir: str):
-  """(seconds, peak RSS GiB, observed sequences) of one simulator process."""
-  out = os.path.join(work_dir, f'families_{families}')
-  command = [
+def simulator_command(out: str, families: int, depth: int, seed: int):
+  """The simulator's command line for one dataset of the demo scenario."""
+  return [
     sys.executable,
     '-m',
     'simulation',
@@ -112,6 +111,12 @@ def run_simulator(families: int, depth: int, seed: int, work_dir: str):
     '--seed',
     str(seed),
   ]
+
+
+def run_simulator(families: int, depth: int, seed: int, work_dir: str):
+  """(seconds, peak RSS GiB, observed sequences) of one simulator process."""
+  out = os.path.join(work_dir, f'families_{families}')
+  command = simulator_command(out, families, depth, seed)
   start = time.perf_counter()
   child = subprocess.Popen(
     command,
