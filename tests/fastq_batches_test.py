@@ -212,6 +212,21 @@ def _flat_pairs(pairs):
       _fastq(9).replace('@r5 1:N:0', '@r5/1/2'),
       _fastq(9).replace(' 1:N:0', '/1'),
     ),
+    # Casava mate fields that are not after a name: the mate field is the
+    # name itself (leading space), or follows str-only whitespace.
+    (
+      _fastq(9).replace('@r3 1:N:0', '@ 1:N:0'),
+      _fastq(9, mate=2).replace('@r3 2:N:0', '@ 2:N:0'),
+    ),
+    (
+      _fastq(9).replace('@r3 1:N:0', '@r3\x1c 1:N:0'),
+      _fastq(9, mate=2).replace('@r3 2:N:0', '@r3\x1c 2:N:0'),
+    ),
+    # ' 1:' in the comment, not as the mate field: names still pair.
+    (
+      _fastq(9).replace('1:N:0', '1:N:0 x 1:y'),
+      _fastq(9, mate=2).replace('2:N:0', '2:N:0 x 2:y'),
+    ),
   ],
 )
 def test_read_pair_batches_match_read_pairs(

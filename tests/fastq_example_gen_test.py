@@ -230,6 +230,15 @@ def test_single_end_reads_in_two_lanes(tmp_path):
   assert len(lanes) == 2 and all(not r['r2'] for r in lanes)
 
 
+def test_counts_survive_many_flushes(paired, tmp_path, monkeypatch):
+  # A flush every 7 keys: each file's counts leave in many partial tables,
+  # which the shard merge must sum to the same examples and clusters.
+  monkeypatch.setattr(executor, '_FLUSH_KEYS', 7)
+  _, data_dir, artifact = paired
+  flushed = _run(data_dir, tmp_path / 'out')
+  assert _check_output(flushed, data_dir) == _check_output(artifact, data_dir)
+
+
 def _copy(data_dir, tmp_path):
   copy = str(tmp_path / 'data')
   shutil.copytree(data_dir, copy)

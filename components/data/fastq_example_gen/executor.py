@@ -5,21 +5,22 @@ the `cluster` feature into the output splits and writes them):
 
   (read name, R1, R2) per file or pair -> ReadAndFilter: stream the file(s)
       (records.py), classify every read or pair (read_qc.py)
-    |-- ((sequence, read name), n) -> CombinePerKey(sum) -> GroupBy sequence
-    |     -> (sequence, {read name: count})  ------------------------------+
-    |     -> (sequence, total) -> ToList -> Cluster (one DoFn, clustering.py)
-    |                                          -> (sequence, cluster id) --+
+    |-- (shard, Part) -> GroupByKey -> MergeShards: (shard, Table) ---------+
+    |     -> (shard, sequences, totals) -> ToList -> Cluster (one step,      |
+    |        clustering.py) -> (shard, cluster ids) -----------------------+
     '-- per-file ReadStats -> ToList -> CheckPassRate: write statistics,    |
           raise if a file's reads almost all fail ---(gate)--> Cluster,     |
-                                                        ToExample <- join -'
+                                                       ToExamples <- join -'
 
 ReadAndFilter reads and classifies in batches of a few thousand records
 (records.read_*_batches, read_qc.classify_*s: the per-read functions'
 results, exactly, at a fraction of their cost), and counts okay reads per
-(sequence, read name) in a bounded dictionary (flushed every `_FLUSH_KEYS`
-keys), so what reaches the shuffle is one element per unique sequence and
-file rather than one per read; the CombinePerKey then sums across flushes,
-lanes and workers.
+sequence in a bounded dictionary (flushed every `_FLUSH_KEYS` keys). A
+flush sends the counts as count tables (count_table.py): one element per
+shard of the sequences' hash, holding numpy arrays, so the shuffle moves
+`_NUM_SHARDS` elements per file and flush instead of one per unique
+sequence and file (that per-element cost, not the QC, bounded the
+throughput before). Each shard's merge sums lanes, flushes and workers.
 
 Nothing half-written is published. The pass-rate check is a side input of
 the clustering and of the example builder, so no example exists before
@@ -62,6 +63,7 @@ from tfx.utils import proto_utils
 from components.config import fastq as fastq_settings
 from components.data import clustering
 from components.data import fastq_dataset
+from components.data.fastq import count_table
 from components.data.fastq import read_qc as qc_lib
 from components.data.fastq import read_stats
 from components.data.fastq import records
@@ -81,6 +83,9 @@ _STATS_TAG = 'stats'
 _COUNTS_TAG = 'counts'
 # Keys held per worker before partial counts are emitted (bounds memory).
 _FLUSH_KEYS = 200_000
+# Hash shards of the count tables: enough to spread the merge and the
+# example building over workers, few enough to keep elements large.
+_NUM_SHARDS = 16
 # ReadQcConfig fields the custom config may set; primers and length come
 # from the experiment.
 QC_FIELDS = fastq_settings.READ_QC_FIELDS
@@ -187,10 +192,11 @@ def source_name(r1: str, r2: Optional[str]) -> str:
 
 
 class _ReadAndFilter(beam.DoFn):
-  """(read name, r1, r2) -> ((sequence, read name), n) and the file's stats."""
+  """(read name, r1, r2) -> (shard, count_table.Part) and the file's stats."""
 
-  def __init__(self, qc_config: qc_lib.ReadQcConfig):
+  def __init__(self, qc_config: qc_lib.ReadQcConfig, flush_keys: int):
     self._config = qc_config
+    self._flush_keys = flush_keys
 
   def process(self, source: Tuple[str, str, Optional[str]]):
     name, r1, r2 = source
@@ -200,15 +206,21 @@ class _ReadAndFilter(beam.DoFn):
     for fates, regions in _classified(r1, r2, self._config):
       fate_counts += np.bincount(fates, minlength=len(qc_lib.FATES))
       counts.update(filter(None, regions))
-      if len(counts) >= _FLUSH_KEYS:
-        yield from _flush(counts, name)
-    yield from _flush(counts, name)
+      if len(counts) >= self._flush_keys:
+        yield from self._flush(counts, name)
+    yield from self._flush(counts, name)
     for fate, n in zip(qc_lib.FATES, fate_counts.tolist()):
       if n:
         stats.add(fate, n)
     row = {'read_name': name, 'r1': r1, 'r2': r2 or ''}
     row.update(stats.as_dict())
     yield beam.pvalue.TaggedOutput(_STATS_TAG, row)
+
+  def _flush(self, counts: collections.Counter, name: str):
+    yield from count_table.parts_of(
+      counts, name, self._config.sequence_length, _NUM_SHARDS
+    )
+    counts.clear()
 
 
 def _classified(r1: str, r2: Optional[str], config: qc_lib.ReadQcConfig):
@@ -243,12 +255,6 @@ def _classified(r1: str, r2: Optional[str], config: qc_lib.ReadQcConfig):
       except qc_lib.ReadQcBatchError as e:
         number = batch.first_number + e.index
         raise records.FastqError(f'{r1}: record {number}: {e}') from e
-
-
-def _flush(counts: collections.Counter, name: str):
-  for sequence, n in counts.items():
-    yield (sequence, name), n
-  counts.clear()
 
 
 def _stats_of(row: Dict[str, Any]) -> read_stats.ReadStats:
@@ -357,17 +363,40 @@ def _check_and_write_stats(
   return len(summary['files'])
 
 
+def _merge_shard(
+  element: Tuple[int, Iterable[count_table.Part]], count_names, length: int
+) -> Tuple[int, count_table.Table]:
+  shard, parts = element
+  return shard, count_table.merge(parts, count_names, length)
+
+
+def _totals(shard: int, table: count_table.Table):
+  return shard, table.sequences, table.counts.sum(axis=1)
+
+
 def _cluster(
-  totals: List[Tuple[str, int]], gate: int, max_distance: int
-) -> Iterable[Tuple[str, int]]:
-  """(sequence, cluster id) for every counted sequence (one global step)."""
+  shard_totals: List[Tuple[int, np.ndarray, np.ndarray]],
+  gate: int,
+  max_distance: int,
+) -> Iterable[Tuple[int, np.ndarray]]:
+  """(shard, cluster id per row of its table): one global step.
+
+  The sequences are clustered in byte order, so the ids depend only on the
+  counted sequences, not on how they were sharded or on worker timing.
+  """
   del gate  # Only orders this step after the pass-rate check.
-  if not totals:
+  shard_totals = [t for t in shard_totals if len(t[1])]
+  if not shard_totals:
     return
-  totals = sorted(totals)
+  matrix = np.concatenate([m for _, m, _ in shard_totals])
+  totals = np.concatenate([t for _, _, t in shard_totals])
+  order = np.argsort(
+    np.ascontiguousarray(matrix).view(f'S{matrix.shape[1]}').ravel(),
+    kind='stable',
+  )
   result = clustering.cluster_by_edit_distance(
-    [s for s, _ in totals],
-    np.array([n for _, n in totals], np.int64),
+    count_table.as_strings(matrix[order]),
+    totals[order],
     max_distance=max_distance,
   )
   logging.info(
@@ -375,26 +404,34 @@ def _cluster(
     len(totals),
     result.stats.num_clusters,
   )
-  for (sequence, _), cluster_id in zip(totals, result.cluster_ids.tolist()):
-    yield sequence, cluster_id
+  ids = np.empty(len(totals), np.int64)
+  ids[order] = result.cluster_ids
+  at = 0
+  for shard, shard_matrix, _ in shard_totals:
+    yield shard, ids[at : at + len(shard_matrix)]
+    at += len(shard_matrix)
 
 
-def _to_example(element, count_names: List[str], gate: int) -> tf.train.Example:
-  """The data contract's example: sequence, a count per read name, cluster."""
+def _to_examples(
+  element, count_names: List[str], gate: int
+) -> Iterable[tf.train.Example]:
+  """The data contract's examples of one shard: sequence, counts, cluster."""
   del gate
-  sequence, joined = element
-  (counts,) = joined[_COUNTS_TAG]
-  (cluster_id,) = joined[CLUSTER_FEATURE]
-  counts = dict(counts)
-  # Filled in place: building a Feature per value and copying it into the
-  # map costs several times more.
-  example = tf.train.Example()
-  feature = example.features.feature
-  feature[SEQUENCE_FEATURE].bytes_list.value.append(sequence.encode('ascii'))
-  feature[CLUSTER_FEATURE].int64_list.value.append(int(cluster_id))
-  for name in count_names:
-    feature[name].int64_list.value.append(int(counts.get(name, 0)))
-  return example
+  _, joined = element
+  (table,) = joined[_COUNTS_TAG]
+  (cluster_ids,) = joined[CLUSTER_FEATURE]
+  for sequence, counts, cluster_id in zip(
+    table.strings(), table.counts.tolist(), cluster_ids.tolist()
+  ):
+    # Filled in place: building a Feature per value and copying it into
+    # the map costs several times more.
+    example = tf.train.Example()
+    feature = example.features.feature
+    feature[SEQUENCE_FEATURE].bytes_list.value.append(sequence.encode('ascii'))
+    feature[CLUSTER_FEATURE].int64_list.value.append(cluster_id)
+    for name, count in zip(count_names, counts):
+      feature[name].int64_list.value.append(count)
+    yield example
 
 
 @beam.ptransform_fn
@@ -431,7 +468,7 @@ def _FastqToExample(  # pylint: disable=invalid-name
     # Spreads the files over workers (Create would keep them in one bundle).
     | 'SpreadFiles' >> beam.Reshuffle()
     | 'ReadAndFilter'
-    >> beam.ParDo(_ReadAndFilter(qc_config)).with_outputs(
+    >> beam.ParDo(_ReadAndFilter(qc_config, _FLUSH_KEYS)).with_outputs(
       _STATS_TAG, main=_COUNTS_TAG
     )
   )
@@ -441,22 +478,22 @@ def _FastqToExample(  # pylint: disable=invalid-name
     | 'CheckPassRate'
     >> beam.Map(_check_and_write_stats, output_uri, config.min_pass_fraction)
   )
-  counts = (
+  length = qc_config.sequence_length
+  tables = (
     read[_COUNTS_TAG]
-    | 'SumCounts' >> beam.CombinePerKey(sum)
-    | 'KeyBySequence' >> beam.MapTuple(lambda key, n: (key[0], (key[1], n)))
-    | 'GroupBySequence' >> beam.GroupByKey()
+    | 'GroupShards' >> beam.GroupByKey()
+    | 'MergeShards' >> beam.Map(_merge_shard, count_names, length)
   )
   clusters = (
-    counts
-    | 'Totals' >> beam.MapTuple(lambda s, c: (s, sum(n for _, n in c)))
-    | 'GatherSequences' >> beam.combiners.ToList()
+    tables
+    | 'Totals' >> beam.MapTuple(_totals)
+    | 'GatherTotals' >> beam.combiners.ToList()
     | 'Cluster' >> beam.FlatMap(_cluster, gate, config.max_distance)
   )
   return (
-    {_COUNTS_TAG: counts, CLUSTER_FEATURE: clusters}
+    {_COUNTS_TAG: tables, CLUSTER_FEATURE: clusters}
     | 'JoinClusters' >> beam.CoGroupByKey()
-    | 'ToExample' >> beam.Map(_to_example, count_names, gate)
+    | 'ToExamples' >> beam.FlatMap(_to_examples, count_names, gate)
   )
 
 
