@@ -392,6 +392,63 @@ def test_local_dag_runner_runs_and_caches(paired, tmp_path):
   assert splits == SPLITS
 
 
+def _states(metadata_path):
+  store = metadata_store.MetadataStore(
+    tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+  )
+  return [e.last_known_state for e in store.get_executions()]
+
+
+@pytest.mark.e2e
+def test_a_changed_file_in_a_subfolder_is_not_a_cache_hit(paired, tmp_path):
+  # One pool's reads live in a subfolder, which TFX's input pattern `*`
+  # does not fingerprint; the driver's own fingerprint must.
+  data_dir = _copy(paired[1], tmp_path)
+  path = os.path.join(data_dir, experiment_lib.EXPERIMENT_FILENAME)
+  experiment = experiment_lib.load_experiment(path)
+  reads = experiment.rounds['library'].positive_reads
+  os.makedirs(os.path.join(data_dir, 'lanes'))
+  for paths in (reads.fastq_forward_path, reads.fastq_reverse_path):
+    moved = [os.path.join('lanes', p) for p in paths]
+    for old, new in zip(paths, moved):
+      os.rename(os.path.join(data_dir, old), os.path.join(data_dir, new))
+    del paths[:]
+    paths.extend(moved)
+  with open(path, 'w') as f:
+    f.write(experiment_lib.to_text(experiment))
+  metadata_path = str(tmp_path / 'metadata.db')
+
+  def _run_pipeline():
+    tfx.orchestration.LocalDagRunner().run(
+      tfx.dsl.Pipeline(
+        pipeline_name='fastq-fingerprint-test',
+        pipeline_root=str(tmp_path / 'root'),
+        components=[
+          component.fastq_example_gen(data_dir, _experiment_text(data_dir))
+        ],
+        enable_cache=True,
+        metadata_connection_config=(
+          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            metadata_path
+          )
+        ),
+        beam_pipeline_args=IN_MEMORY,
+      )
+    )
+
+  _run_pipeline()
+  _run_pipeline()
+  # The subfolder's R1 file changes (here its modification time only, what
+  # TFX's own fingerprint goes by).
+  r1 = os.path.join(data_dir, reads.fastq_forward_path[0])
+  stat = os.stat(r1)
+  os.utime(r1, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+  _run_pipeline()
+  complete = metadata_store_pb2.Execution.COMPLETE
+  cached = metadata_store_pb2.Execution.CACHED
+  assert _states(metadata_path) == [complete, cached, complete]
+
+
 def test_runner_flags_reach_the_component(paired, tmp_path):
   from pipeline import local_runner
   from pipeline import run_options

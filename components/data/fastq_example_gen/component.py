@@ -3,18 +3,17 @@
 Defined in an importable module (not `__main__`) so that compiled pipelines,
 KubeflowV2DagRunner's included, can name the executor by import path.
 
-It is an ExampleGen in every TFX sense: FileBasedExampleGen's spec and
-driver (the driver fingerprints the files the input pattern matches, so an
-unchanged dataset is a cache hit), the standard `Examples` output, split by
+It is an ExampleGen in every TFX sense: FileBasedExampleGen's spec, a
+FileBasedDriver (driver.py), the standard `Examples` output, split by
 ExampleGen's output_config. What differs is the executor (executor.py) and
 its custom_config, which carries the experiment text, the read filters'
 thresholds and the clustering distance.
 
-Caching: the default input pattern `*` fingerprints every top-level file of
-the dataset directory (size and mtime), FASTQ files and experiment.pbtxt
-included. FASTQ files in subfolders, or under an experiment base_directory
-elsewhere, are read but not fingerprinted: pass an input_config whose
-pattern matches them if they change between runs.
+Caching: the fingerprint covers every top-level file of the dataset
+directory (TFX's, through the input pattern `*`: experiment.pbtxt
+included) and every FASTQ file the experiment names, wherever it lies
+(driver.py: read name, path, size and modification time). An unchanged
+dataset is a cache hit; a change to any of those files is a new execution.
 """
 
 from typing import Any
@@ -29,6 +28,7 @@ from tfx.dsl.components.base import executor_spec
 
 from components.data import clustering
 from components.data.fastq import read_stats
+from components.data.fastq_example_gen import driver
 from components.data.fastq_example_gen import executor
 
 DEFAULT_INPUT_PATTERN = '*'
@@ -55,6 +55,7 @@ class FastqExampleGen(component.FileBasedExampleGen):
   """
 
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+  DRIVER_CLASS = driver.FastqDriver
 
   def __init__(
     self,
@@ -79,8 +80,8 @@ class FastqExampleGen(component.FileBasedExampleGen):
         cluster (5 in the original).
       min_pass_fraction: a file whose share of okay reads is smaller
         fails the run.
-      input_config: the files the driver fingerprints; default: one split
-        with pattern `*`.
+      input_config: the files TFX's driver fingerprints besides the
+        experiment's FASTQ files; default: one split with pattern `*`.
       output_config: the output splits; None: TFX's default (train/eval
         2:1 by hashing whole examples). `split_output_config()` gives this
         repository's cluster-disjoint train/validation/test.
