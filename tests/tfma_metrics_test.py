@@ -226,5 +226,7 @@ def test_direct_reads_equal_tfma_conversion(case, monkeypatch):
   acc = combiner.create_accumulator()
   for element in elements:
     acc = combiner.add_input(acc, element)
-  np.testing.assert_equal(acc, expected)
+  np.testing.assert_equal(
+    {o: tuple(list(column) for column in acc[o]) for o in outputs}, expected
+  )
   assert (not converted) == direct, converted

@@ -24,6 +24,7 @@ on this metric, in a MetricsSpec whose output_names are the affinity
 outputs, gates that key per output.
 """
 
+import array
 import collections
 from typing import Dict
 from typing import List
@@ -193,7 +194,12 @@ class _AffinityCombiner(beam.CombineFn):
     ]
 
   def create_accumulator(self):
-    return {o: ([], [], []) for o in self._evidence}
+    # float64 arrays, not lists: a quarter of the memory (as in
+    # tfma_metrics._RankMetricsCombiner).
+    return {
+      o: (array.array('d'), array.array('d'), array.array('d'))
+      for o in self._evidence
+    }
 
   def add_input(self, acc, element: metric_types.StandardMetricInputs):
     predictions = _for_model(element.prediction, self._model_name)
@@ -230,7 +236,9 @@ class _AffinityCombiner(beam.CombineFn):
   def extract_output(self, acc) -> Dict[metric_types.MetricKey, float]:
     result = {}
     for output, molecule in self._evidence.items():
-      affinity, bucket, enrichment = (np.asarray(c) for c in acc[output])
+      affinity, bucket, enrichment = (
+        np.asarray(c, np.float64) for c in acc[output]
+      )
       k = self._num_levels.get(molecule)
       if k is None:
         k = max(1, int(bucket.max()) if bucket.size else 1)
