@@ -29,9 +29,12 @@ browser:
 	  echo 'Installing Debian chromium (for the report test)'; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-# Every test, end-to-end pipelines included (this is what CI runs).
+# Every test, end-to-end pipelines included (this is what CI runs), on two
+# pytest-xdist workers: the container image build and the pipelines' single-
+# threaded stretches overlap (tests/conftest.py keeps shared fixtures on one
+# worker).
 test: $(STAMP) browser
-	$(PY) -m pytest -q -ra --durations=30
+	$(PY) -m pytest -q -ra --durations=30 -n 2 --dist loadscope
 
 # Unit tests only, for quick iteration.
 test-fast: $(STAMP)

@@ -47,7 +47,7 @@ setuptools.setup(
     'scipy==1.12.0',
     'pyarrow==10.0.1',
   ],
-  extras_require={'test': ['cel-python', 'pytest', 'ruff']},
+  extras_require={'test': ['cel-python', 'pytest', 'pytest-xdist', 'ruff']},
   entry_points={
     'console_scripts': [
       'aptamer-simulate=simulation.cli:main',

@@ -255,10 +255,21 @@ ensure_project() {
   log "project: ${IMAGE} ($((size / 1000000)) MB), also ${IMAGE_REPO}:test"
 }
 
+# One build at a time (two test workers, or a test and a person): the
+# stages tag and prune images the other may be using.
+take_lock() {
+  exec 9> "${CACHE_ROOT}/build.lock"
+  if ! flock -n 9; then
+    log "waiting for another build.sh to finish (${CACHE_ROOT}/build.lock)"
+    flock 9
+  fi
+}
+
 main() {
   ensure_tools
   check_python
   mkdir -p "${CACHE_ROOT}/rootfs"
+  take_lock
   ensure_rootfs
   ensure_base
   ensure_project
