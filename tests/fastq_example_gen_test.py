@@ -355,13 +355,11 @@ def test_custom_config_round_trip(paired):
   assert output['split_config']['partition_feature_name'] == 'cluster'
 
 
-@pytest.mark.e2e
-def test_local_dag_runner_runs_and_caches(paired, tmp_path):
-  data_dir = paired[1]
+def _run_cached_pipeline(data_dir, tmp_path):
+  """Runs a one-component pipeline with the cache on; returns the MLMD path."""
   metadata_path = str(tmp_path / 'metadata.db')
-
-  def _pipeline():
-    return tfx.dsl.Pipeline(
+  tfx.orchestration.LocalDagRunner().run(
+    tfx.dsl.Pipeline(
       pipeline_name='fastq-example-gen-test',
       pipeline_root=str(tmp_path / 'root'),
       components=[
@@ -375,9 +373,15 @@ def test_local_dag_runner_runs_and_caches(paired, tmp_path):
       ),
       beam_pipeline_args=IN_MEMORY,
     )
+  )
+  return metadata_path
 
-  tfx.orchestration.LocalDagRunner().run(_pipeline())
-  tfx.orchestration.LocalDagRunner().run(_pipeline())
+
+@pytest.mark.e2e
+def test_local_dag_runner_runs_and_caches(paired, tmp_path):
+  data_dir = paired[1]
+  _run_cached_pipeline(data_dir, tmp_path)
+  metadata_path = _run_cached_pipeline(data_dir, tmp_path)
   store = metadata_store.MetadataStore(
     tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
   )
@@ -416,34 +420,14 @@ def test_a_changed_file_in_a_subfolder_is_not_a_cache_hit(paired, tmp_path):
     paths.extend(moved)
   with open(path, 'w') as f:
     f.write(experiment_lib.to_text(experiment))
-  metadata_path = str(tmp_path / 'metadata.db')
-
-  def _run_pipeline():
-    tfx.orchestration.LocalDagRunner().run(
-      tfx.dsl.Pipeline(
-        pipeline_name='fastq-fingerprint-test',
-        pipeline_root=str(tmp_path / 'root'),
-        components=[
-          component.fastq_example_gen(data_dir, _experiment_text(data_dir))
-        ],
-        enable_cache=True,
-        metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            metadata_path
-          )
-        ),
-        beam_pipeline_args=IN_MEMORY,
-      )
-    )
-
-  _run_pipeline()
-  _run_pipeline()
+  _run_cached_pipeline(data_dir, tmp_path)
+  _run_cached_pipeline(data_dir, tmp_path)
   # The subfolder's R1 file changes (here its modification time only, what
   # TFX's own fingerprint goes by).
   r1 = os.path.join(data_dir, reads.fastq_forward_path[0])
   stat = os.stat(r1)
   os.utime(r1, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-  _run_pipeline()
+  metadata_path = _run_cached_pipeline(data_dir, tmp_path)
   complete = metadata_store_pb2.Execution.COMPLETE
   cached = metadata_store_pb2.Execution.CACHED
   assert _states(metadata_path) == [complete, cached, complete]
