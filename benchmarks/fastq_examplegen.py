@@ -179,7 +179,7 @@ def _beam(directory, out_root, workers):
   return total['total'], total[read_qc.Fate.OKAY.value], seconds
 
 
-def _measure(directory, small, small_beam, workers, scratch):
+def _measure(directory, small_beam, workers, scratch):
   """One table row: the loops and the executor on one dataset."""
   experiment = experiment_lib.parse_experiment(_experiment_text(directory))
   config = read_qc.ReadQcConfig(
@@ -267,7 +267,6 @@ def main():
       rows.append(
         _measure(
           dataset(pairs),
-          args.small_pairs,
           (small_pairs, small_s),
           args.workers,
           scratch,

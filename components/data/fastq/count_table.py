@@ -63,11 +63,20 @@ class Table(NamedTuple):
 
 
 def as_strings(matrix: np.ndarray) -> List[str]:
-  """The rows of [n, L] ASCII codes as a list of str."""
+  """The rows of [n, L] ASCII codes as str (via UCS-4, no per-row decode)."""
   if not len(matrix):
     return []
   wide = np.ascontiguousarray(matrix, dtype=np.uint32)
   return wide.view(f'<U{matrix.shape[1]}').ravel().tolist()
+
+
+def row_keys(matrix: np.ndarray) -> np.ndarray:
+  """One `S<L>` bytes value per row of [n, L] codes, ordered as the bytes.
+
+  No NULs occur in ASCII bases, so `S` values (which drop trailing NULs)
+  compare exactly as the rows' bytes.
+  """
+  return np.ascontiguousarray(matrix).view(f'S{matrix.shape[1]}').ravel()
 
 
 def matrix_of(sequences: bytes, length: int) -> np.ndarray:
@@ -155,11 +164,9 @@ def merge(parts: Iterable[Part], read_names: Sequence[str], length: int):
     return Table(
       np.empty((0, length), np.uint8), np.zeros((0, len(read_names)), np.int64)
     )
-  stacked = np.concatenate(matrices)
-  # Byte order of the rows: 'S' arrays compare as bytes (no NULs in ASCII
-  # bases, so no trailing-NUL ambiguity).
-  keys = np.ascontiguousarray(stacked).view(f'S{length}').ravel()
-  unique, inverse = np.unique(keys, return_inverse=True)
+  unique, inverse = np.unique(
+    row_keys(np.concatenate(matrices)), return_inverse=True
+  )
   cells = inverse.ravel() * len(read_names) + np.concatenate(columns)
   # float64 weights are exact for counts below 2**53.
   table = np.bincount(

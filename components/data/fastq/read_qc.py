@@ -65,6 +65,7 @@ from typing import Union
 
 import numpy as np
 
+from components.data.fastq import count_table
 from components.data.fastq import records
 
 _BASES = 'ACGT'
@@ -542,14 +543,6 @@ def _region_fates(bases: np.ndarray, quality: np.ndarray, config) -> np.ndarray:
   return fates
 
 
-def _as_strings(bases: np.ndarray) -> List[str]:
-  """The rows of [n, L] ASCII codes as str (via UCS-4, no per-row decode)."""
-  if not len(bases):
-    return []
-  wide = np.ascontiguousarray(bases, dtype=np.uint32)
-  return wide.view(f'<U{bases.shape[1]}').ravel().tolist()
-
-
 def _groups(lengths: Sequence[Tuple[int, ...]]):
   """{length key: row indices} of a batch (usually one key)."""
   if len(set(lengths)) == 1:
@@ -623,7 +616,7 @@ def classify_reads(
       scores -= records.PHRED_OFFSET
       group[keep] = _region_fates(bases, scores, config)
       okay = group[keep] == _OKAY
-      found[index[keep[okay]]] = _as_strings(bases[okay])
+      found[index[keep[okay]]] = count_table.as_strings(bases[okay])
     fates[index] = group
     odd_rows.extend(index[np.flatnonzero(odd)].tolist())
   regions = found.tolist()
@@ -724,7 +717,7 @@ def classify_pairs(
       verdict[bad_pair] = _BAD_PAIR
       group[keep] = verdict
       okay = verdict == _OKAY
-      found[index[keep[okay]]] = _as_strings(bases[okay])
+      found[index[keep[okay]]] = count_table.as_strings(bases[okay])
     fates[index] = group
     odd_rows.extend(index[np.flatnonzero(odd)].tolist())
   regions = found.tolist()

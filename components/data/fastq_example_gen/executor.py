@@ -390,10 +390,7 @@ def _cluster(
     return
   matrix = np.concatenate([m for _, m, _ in shard_totals])
   totals = np.concatenate([t for _, _, t in shard_totals])
-  order = np.argsort(
-    np.ascontiguousarray(matrix).view(f'S{matrix.shape[1]}').ravel(),
-    kind='stable',
-  )
+  order = np.argsort(count_table.row_keys(matrix), kind='stable')
   result = clustering.cluster_by_edit_distance(
     count_table.as_strings(matrix[order]),
     totals[order],
