@@ -162,7 +162,13 @@ def summary(
   """A short human-readable report of a simulated dataset."""
   lines = [f'scenario: {scenario}'] if scenario else []
   lines += [
-    f'landscape: {result.config.landscape}',
+    f'landscape: {result.config.landscape}'
+    + (
+      f' + energy matrix x {result.config.matrix_weight:g}'
+      if result.config.matrix_weight
+      else ''
+    )
+    + f', noise sd {result.config.binding_noise_scale:g}',
     f'library members: {len(result.sequences)} in '
     f'{result.config.num_families} families',
     'selection rounds (beads or molecules screened, collected, fraction):',

@@ -72,6 +72,9 @@ class SimulationConfig:
     structure_weight: target dG per standard deviation of the ViennaRNA
       minimum free energy, in the motif_structure landscape (more stable
       folds bind better when > 0).
+    matrix_weight: target dG per standard deviation of the energy matrix
+      (simulation/energy_matrix.py), in any landscape: a learnable
+      background (negative values of the matrix bind better); 0 for none.
     rounds: the design as RoundSpecs, inputs first; () for the NGAL design
       built from round1_concentration, stringencies, serum_concentration,
       serum_stringencies and serum_negative_reads.
@@ -118,6 +121,7 @@ class SimulationConfig:
   num_shards: int = 1
   landscape: str = landscapes.MOTIF_EPISTASIS
   structure_weight: float = 0.5
+  matrix_weight: float = 0.0
   rounds: Tuple[RoundSpec, ...] = ()
   selex_molecules_per_sequence: float = 20.0
   nonspecific_retention: float = 1e-3
@@ -233,6 +237,7 @@ class SimulationConfig:
         f'{", ".join(landscapes.LANDSCAPES)}'
       )
     _check_float('structure_weight', self.structure_weight)
+    _check_float('matrix_weight', self.matrix_weight)
     _check_float(
       'selex_molecules_per_sequence', self.selex_molecules_per_sequence, 0
     )

@@ -45,6 +45,8 @@ class TruthModel:
   Attributes:
     landscape: the landscape name (simulation/landscapes.py).
     structure_weight: its MFE weight (motif_structure only).
+    matrix_weight: its energy matrix weight (0 in datasets written before
+      the matrix term existed).
     target_dg_mean: mean log10 Kd of a motif-free sequence, target.
     serum_dg_mean: the same for serum.
     binding_noise_scale: standard deviation of the dG noise.
@@ -59,6 +61,7 @@ class TruthModel:
   binding_noise_scale: float
   binding_energy_correlation: float
   seed: int
+  matrix_weight: float = 0.0
 
   @classmethod
   def of(cls, config) -> 'TruthModel':
@@ -98,9 +101,7 @@ class TruthOracle:
     self.model = model
     self._known = known
     self.library = tuple(library)
-    self._landscape = landscapes.get_landscape(
-      model.landscape, model.structure_weight
-    )
+    self._landscape = landscapes.from_config(model)
 
   @classmethod
   def from_dataset(cls, dataset_dir: str) -> 'TruthOracle':

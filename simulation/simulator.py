@@ -103,9 +103,7 @@ def simulate(config: SimulationConfig | None = None) -> SimulationResult:
   config = config or SimulationConfig()
   config.validate(binding.min_sequence_length())
   experiment = design.build_experiment(config)
-  landscape = landscapes.get_landscape(
-    config.landscape, config.structure_weight
-  )
+  landscape = landscapes.from_config(config)
 
   lib = library_lib.make_library(
     config.num_families,

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 import pytest
+from sklearn import metrics
 
 from schema import experiment as experiment_lib
 from schema import identifiability
@@ -66,6 +67,7 @@ EXPECTED_COLUMNS = {
   'single_round_background': sorted(['library'] + PD_COLUMNS),
   'selex': ['library'] + [f'round{i}_positive' for i in range(1, 5)],
 }
+EXPECTED_COLUMNS['demo_energy_matrix'] = EXPECTED_COLUMNS['demo']
 _RESULTS = {}
 
 
@@ -194,6 +196,7 @@ def test_selex_chains_rounds_with_positive_reads_only():
     ('single_round', ('target',), ()),
     ('single_round_background', (), (('target', 'serum'),)),
     ('selex', ('target',), ()),
+    ('demo_energy_matrix', ('target', 'serum'), ()),
   ],
 )
 def test_identifiability_of_each_design(name, separable, confounded):
@@ -283,6 +286,28 @@ def test_unseen_file_shape_kinds_and_distances(tmp_path):
   )
   random_dg = np.mean([float(r['target_dg']) for r in random_rows])
   assert mutant_dg < random_dg - 1.0
+
+
+@pytest.mark.parametrize(
+  'name, lowest, highest',
+  [('demo', 0.3, 0.7), ('demo_energy_matrix', 0.95, 1.0)],
+)
+def test_how_well_the_noise_free_landscape_ranks_random_binders(
+  name, lowest, highest
+):
+  # The ceiling of any model on unseen random sequences: chance where their
+  # affinity is the noise term, near 1 with the learnable energy matrix.
+  result = _result(name, unseen_random=3000)
+  unseen = result.unseen
+  random = np.array([k == 'random' for k in unseen.kind])
+  sequences = [s for s, r in zip(unseen.sequences, random) if r]
+  true_dg = unseen.target_dg[random]
+  land = landscapes.from_config(result.config)
+  noiseless = dataclasses.replace(result.config, binding_noise_scale=0.0)
+  free_dg, _ = land.energies(sequences, np.random.default_rng(0), noiseless)
+  is_top = true_dg < np.quantile(true_dg, 0.01)
+  auc = metrics.roc_auc_score(is_top, -free_dg)
+  assert lowest < auc < highest
 
 
 @pytest.mark.parametrize('landscape', sorted(landscapes.LANDSCAPES))
