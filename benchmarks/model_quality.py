@@ -25,10 +25,14 @@ subprocess, as a user runs it), and records:
 
 Scores come from the Trainer's exported model, so a run that is not
 blessed is still measured. Chance is 0.5 AUC and 0 Spearman; a predictor
-that knew the truth would score 1.0 on every set.
+that knew the truth would score 1.0 on every set. Each truth score has its
+ceiling beside it: the same score of the truth without its per-sequence
+noise term, which no model of the sequence can learn
+(`tools.truth_scoring`). `--ceilings_only` simulates the scenarios and
+prints only the ceilings on their unseen sequences, without training.
 
 Usage: python benchmarks/model_quality.py [--scenarios demo,selex]
-  [--work_dir DIR] [--json PATH] [--num_replicas N]
+  [--work_dir DIR] [--json PATH] [--num_replicas N] [--ceilings_only]
 """
 
 import argparse
@@ -54,7 +58,10 @@ from components.evaluation import affinity_metrics  # noqa: E402
 from components.evaluation import validation_messages  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import local_runner  # noqa: E402
+from schema import experiment as experiment_lib  # noqa: E402
+from schema import identifiability  # noqa: E402
 import simulation  # noqa: E402
+from simulation import oracle  # noqa: E402
 from simulation import scenarios as scenarios_lib  # noqa: E402
 from tools import design_truth  # noqa: E402
 from tools import run_artifacts  # noqa: E402
@@ -209,7 +216,12 @@ def markdown(rows: List[Row]) -> str:
         s = sets.get(name)
         if not s:
           return 'n/a'
-        return f'{_fmt(s["auc_true_top_1p"])} / {_fmt(s["spearman"])}'
+        ceiling = ''
+        if s.get('ceiling_auc') is not None:
+          ceiling = (
+            f' ({_fmt(s["ceiling_auc"])} / {_fmt(s["ceiling_spearman"])})'
+          )
+        return f'{_fmt(s["auc_true_top_1p"])} / {_fmt(s["spearman"])}{ceiling}'
 
       evidence = row.evidence.get(output, {})
       spread = 'n/a'
@@ -228,6 +240,66 @@ def markdown(rows: List[Row]) -> str:
         f'{_fmt(evidence.get(affinity_metrics.SPEARMAN_ENRICHMENT))} | '
         f'{_fmt(row.count_auc)} | {spread} | {blessed} |'
       )
+  return '\n'.join(lines)
+
+
+def ceilings(name: str, work_dir: str) -> List[Dict]:
+  """The ceilings on a scenario's unseen sets, without training a model.
+
+  Returns:
+    One dict per served truth (the scenario's identifiable affinities) and
+    unseen set: scenario, truth, sequence_set, ceiling_auc,
+    ceiling_spearman.
+  """
+  data = os.path.join(work_dir, 'data', name)
+  _simulate(name, data)
+  table = truth_scoring.read_table(
+    os.path.join(data, truth_scoring.UNSEEN_FILENAME)
+  )
+  truth_oracle = oracle.TruthOracle.from_dataset(data)
+  sequences = table['sequence'].astype(str).tolist()
+  molecules = identifiability.primary_molecules(
+    experiment_lib.load_experiment(os.path.join(data, 'experiment.pbtxt'))
+  )
+  out = []
+  for molecule in molecules:
+    truth = truth_scoring.truths_of(molecule)[-1]
+    strength = truth_scoring.truth_strength(table, truth)
+    free = truth_oracle.strength(sequences, truth, noise=False)
+    for set_name, mask in truth_scoring._unseen_sets(table, data):
+      _, _, auc, spearman = truth_scoring.rank_scores(
+        free[mask], strength[mask]
+      )
+      out.append(
+        dict(
+          scenario=name,
+          truth=truth,
+          sequence_set=set_name,
+          ceiling_auc=auc,
+          ceiling_spearman=spearman,
+        )
+      )
+  return out
+
+
+def ceilings_markdown(rows: List[Dict]) -> str:
+  """The RESULTS.md ceiling table: one line per scenario and truth."""
+  lines = [
+    '| scenario | truth | unseen random AUC / Spearman | unseen mutants '
+    'AUC / Spearman |',
+    '|---|---|---|---|',
+  ]
+  by_key = {}
+  for row in rows:
+    by_key.setdefault((row['scenario'], row['truth']), {})[
+      row['sequence_set']
+    ] = row
+  for (scenario, truth), sets in by_key.items():
+    cells = [
+      f'{_fmt(sets[n]["ceiling_auc"])} / {_fmt(sets[n]["ceiling_spearman"])}'
+      for n in (truth_scoring.UNSEEN_RANDOM, truth_scoring.UNSEEN_MUTANTS)
+    ]
+    lines.append(f'| `{scenario}` | {truth} | {cells[0]} | {cells[1]} |')
   return '\n'.join(lines)
 
 
@@ -282,7 +354,22 @@ def main():
   parser.add_argument('--work_dir', default='/tmp/aptamer_model_quality')
   parser.add_argument('--json', default='')
   parser.add_argument('--num_replicas', type=int, default=1)
+  parser.add_argument(
+    '--ceilings_only',
+    action='store_true',
+    help='only the noise-free ceilings on the unseen sets, no training',
+  )
   args = parser.parse_args()
+  if args.ceilings_only:
+    found = []
+    for name in filter(None, args.scenarios.split(',')):
+      print(f'scenario {name}: simulating, ceilings', flush=True)
+      found += ceilings(name, args.work_dir)
+    print(ceilings_markdown(found))
+    if args.json:
+      with open(args.json, 'w') as f:
+        json.dump(found, f, indent=1)
+    return
   rows = []
   for name in filter(None, args.scenarios.split(',')):
     print(f'scenario {name}: simulating and running the pipeline', flush=True)

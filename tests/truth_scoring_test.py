@@ -26,6 +26,8 @@ from tfx import v1 as tfx
 
 from components.features.structure import folding
 from pipeline import configs
+from simulation import landscapes
+from simulation import oracle
 from tools import cli
 from tools import truth_scoring
 
@@ -414,6 +416,57 @@ def test_score_run_held_out_and_unseen(tmp_path, models, dataset):
   assert 'unseen mutants, hamming 4' in text
 
 
+def test_ceilings_score_the_noise_free_landscape(tmp_path, models):
+  dataset_dir, truth = _make_dataset(str(tmp_path / 'dataset'))
+  model = oracle.TruthModel(
+    landscape=landscapes.MOTIF,
+    structure_weight=0.0,
+    target_dg_mean=-6.0,
+    serum_dg_mean=-6.0,
+    binding_noise_scale=1.0,
+    binding_energy_correlation=0.0,
+    seed=1,
+    matrix_weight=0.6,
+  )
+  with open(os.path.join(dataset_dir, oracle.TRUTH_MODEL_FILENAME), 'w') as f:
+    f.write(model.to_json())
+  sequences, held_out = _held_out(truth)
+  run_dir = _make_run(str(tmp_path / 'run'), dataset_dir, held_out)
+  result = truth_scoring.score_run(
+    run_dir, unseen=True, model_dir=models['plain']
+  )
+  truth_oracle = oracle.TruthOracle.from_dataset(dataset_dir)
+  held = truth.set_index('sequence', drop=False).loc[sequences]
+  by_key = {(s.output, s.truth, s.sequence_set): s for s in result.scores}
+  # Serum has no matrix term: its noise-free strength is flat here.
+  for output, truth_name in (
+    ('affinity_target', 'target'),
+    ('affinity_target_vs_serum', 'target_vs_serum'),
+  ):
+    score = by_key[(output, truth_name, 'held-out')]
+    noise_free = truth_oracle.strength(sequences, truth_name, noise=False)
+    strength = np.asarray(_strength(held, truth_name))
+    is_top = strength > np.quantile(strength, 0.99)
+    assert score.ceiling_auc == pytest.approx(
+      metrics.roc_auc_score(is_top, noise_free)
+    )
+    assert score.ceiling_spearman == pytest.approx(
+      stats.spearmanr(noise_free, strength).statistic
+    )
+  assert not any('ceiling' in n for n in result.notes)
+  assert 'ceiling AUC' in truth_scoring.format_table(result)
+
+
+def test_no_truth_model_means_no_ceilings(tmp_path, models, dataset):
+  run_dir, _ = _pushed_run(tmp_path, models, dataset)
+  result = truth_scoring.score_run(run_dir)
+  assert all(s.as_dict()['ceiling_auc'] is None for s in result.scores)
+  assert any(
+    n.startswith('no ceilings:') and 'truth_model.json' in n
+    for n in result.notes
+  )
+
+
 def test_eval_split_of_older_runs(tmp_path, models, dataset):
   run_dir, sequences = _pushed_run(tmp_path, models, dataset, split='eval')
   result = truth_scoring.score_run(run_dir)
@@ -602,6 +655,10 @@ def test_cli_end_to_end(tmp_path, capsys, models, dataset):
     'top',
     'ROC-AUC',
     'Spearman',
+    'ceiling',
+    'AUC',
+    'ceiling',
+    'Spearman',
   ]
   row = next(
     line
@@ -618,6 +675,8 @@ def test_cli_end_to_end(tmp_path, capsys, models, dataset):
     str(score['num_true_top']),
     f'{score["auc_true_top_1p"]:.3f}',
     f'{score["spearman"]:.3f}',
+    'n/a',  # The handmade dataset has no truth model: no ceilings.
+    'n/a',
   ]
   assert f'Scores written to {path}' in out
 

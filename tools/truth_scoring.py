@@ -13,6 +13,12 @@ molecule, whose true binding strength is -log10(<name>_kd), or a combined
 latent `<a>_vs_<b>`, a's affinity relative to b: -log10(a_kd) + log10(b_kd);
 a combined latent is scored against a alone too. Scores: ROC-AUC for the
 true top 1% of the set and Spearman's correlation, each sequence once.
+
+Beside each score is its ceiling: the same score of the landscape's
+deterministic part (`simulation.oracle`, from the dataset's
+`truth_model.json`), the truth without its per-sequence noise term. The
+noise is drawn independently per sequence, so no model of the sequence can
+expect to rank better than the ceiling on sequences it has not seen.
 """
 
 import dataclasses
@@ -41,6 +47,7 @@ from components.features.structure import executor as structure_executor
 from components.features.structure import folding
 from pipeline import configs
 from schema import experiment as experiment_lib
+from simulation import oracle as oracle_lib
 from tools import run_artifacts
 
 TOP_FRACTION = 0.01
@@ -88,6 +95,9 @@ class TruthScore:
     truth: the true strength compared with (a molecule or `<a>_vs_<b>`);
       '' means `molecule`.
     sequence_set: which sequences (`HELD_OUT`, `UNSEEN_RANDOM`, ...).
+    ceiling_auc: `auc_true_top_1p` of the landscape's deterministic part
+      on the same sequences (NaN when the dataset has no truth model).
+    ceiling_spearman: its `spearman`, likewise.
   """
 
   molecule: str
@@ -97,6 +107,8 @@ class TruthScore:
   spearman: float
   truth: str = ''
   sequence_set: str = HELD_OUT
+  ceiling_auc: float = math.nan
+  ceiling_spearman: float = math.nan
 
   def __post_init__(self):
     self.truth = self.truth or self.molecule
@@ -107,18 +119,29 @@ class TruthScore:
 
   def describe(self) -> str:
     against = '' if self.truth == self.molecule else f' vs true {self.truth}'
+    ceiling = ''
+    if not math.isnan(self.ceiling_auc):
+      ceiling = (
+        f' (ceiling without the noise term: {self.ceiling_auc:.3f} and '
+        f'{self.ceiling_spearman:.3f})'
+      )
     return (
       f'{self.molecule}{against}: {self.sequence_set} sequences '
       f'{self.num_sequences}, true top 1% binders {self.num_true_top}; '
       f'ROC-AUC(true top 1%) {self.auc_true_top_1p:.3f}; Spearman(predicted, '
-      f'true affinity) {self.spearman:.3f}'
+      f'true affinity) {self.spearman:.3f}{ceiling}'
     )
 
   def as_dict(self) -> Dict[str, Any]:
     """JSON-ready: NaN becomes None."""
     out = dataclasses.asdict(self)
     out['output'] = self.output
-    for key in ('auc_true_top_1p', 'spearman'):
+    for key in (
+      'auc_true_top_1p',
+      'spearman',
+      'ceiling_auc',
+      'ceiling_spearman',
+    ):
       if math.isnan(out[key]):
         out[key] = None
     return out
@@ -241,8 +264,12 @@ def _truth_score(
   sequence_set: str,
   predicted: np.ndarray,
   strength: np.ndarray,
+  deterministic: Optional[np.ndarray] = None,
 ) -> TruthScore:
   n, num_top, auc, spearman = rank_scores(predicted, strength)
+  ceiling_auc = ceiling_spearman = math.nan
+  if deterministic is not None:
+    _, _, ceiling_auc, ceiling_spearman = rank_scores(deterministic, strength)
   return TruthScore(
     molecule=molecule,
     num_sequences=n,
@@ -251,6 +278,8 @@ def _truth_score(
     spearman=spearman,
     truth=truth,
     sequence_set=sequence_set,
+    ceiling_auc=ceiling_auc,
+    ceiling_spearman=ceiling_spearman,
   )
 
 
@@ -566,6 +595,11 @@ def score_run(
   unseen_table = read_table(unseen_csv) if unseen else None
   model = ServedModel(model_dir)
   result = RunScores(model_dir, dataset_dir, [])
+  try:
+    oracle = oracle_lib.TruthOracle.from_dataset(dataset_dir)
+  except oracle_lib.OracleError as e:
+    oracle = None
+    result.notes.append(f'no ceilings: {e}')
 
   # (molecule, truth) pairs every table can compute.
   pairs = []
@@ -611,15 +645,25 @@ def score_run(
     predicted = predict_sequences(unseen_table['sequence'].astype(str).tolist())
     for name, mask in _unseen_sets(unseen_table, unseen_csv):
       sets.append((name, unseen_table, predicted, mask))
+  deterministic = {}  # (truth, table) -> the noise-free strength per row.
   for molecule, truth in pairs:
     output = encodings.affinity_output_name(molecule)
     for name, table, predicted, mask in sets:
       strength = truth_strength(table, truth)
       values = predicted[output]
+      ceiling = None
+      if oracle is not None:
+        key = (truth, id(table))
+        if key not in deterministic:
+          deterministic[key] = oracle.strength(
+            table['sequence'].astype(str).tolist(), truth, noise=False
+          )
+        ceiling = deterministic[key]
       if mask is not None:
         strength, values = strength[mask], values[mask]
+        ceiling = None if ceiling is None else ceiling[mask]
       result.scores.append(
-        _truth_score(molecule, truth, name, values, strength)
+        _truth_score(molecule, truth, name, values, strength, ceiling)
       )
   return result
 
@@ -631,7 +675,7 @@ def _number(value: float) -> str:
 def format_table(result: RunScores) -> str:
   """The scores as an aligned text table, with the model and dataset."""
   header = ['output', 'truth', 'sequences', 'n', 'true top', 'ROC-AUC']
-  header.append('Spearman')
+  header.extend(['Spearman', 'ceiling AUC', 'ceiling Spearman'])
   rows = [
     [
       s.output,
@@ -641,6 +685,8 @@ def format_table(result: RunScores) -> str:
       str(s.num_true_top),
       _number(s.auc_true_top_1p),
       _number(s.spearman),
+      _number(s.ceiling_auc),
+      _number(s.ceiling_spearman),
     ]
     for s in result.scores
   ]
@@ -659,6 +705,8 @@ def format_table(result: RunScores) -> str:
     f'dataset: {result.dataset_dir}',
     f"true top: strength above the set's {100 * (1 - TOP_FRACTION):g}th "
     'percentile; strength -log10(Kd), a_vs_b: -log10(a_kd) + log10(b_kd)',
+    'ceiling: the same scores of the truth without its noise term, the best '
+    'a model of the sequence can expect on unseen sequences',
     '',
     line(header),
   ]
