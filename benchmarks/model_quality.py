@@ -13,9 +13,11 @@ subprocess, as a user runs it), and records:
     ROC-AUC for the true top 1% and Spearman on the test split, on unseen
     random sequences and on unseen point mutants of the top binders, each
     against the truth of the molecule its latent carries;
-  * with `--num_replicas N > 1`, the spread of the test-split truth AUC
-    over the replicas (`--num_replicas` of the runner; the first replica
-    is the one evaluated and served);
+  * with `--num_replicas N > 1`, the spread of the truth AUC over the
+    replicas, each alone, on the test split and the unseen random
+    sequences (`--num_replicas` of the runner); the scores above are then
+    those of the replicas' mean, the model the Evaluator judged and the
+    Pusher served (ReplicaMean);
   * for a blessed model, its designs against the truth
     (`tools.design_truth.judge`): the fraction of the Designer's designs,
     of random mutants of the same seeds at the same distances, and of the
@@ -80,7 +82,8 @@ class Row:
   count_auc: float
   evidence: Dict[str, Dict[str, float]]
   truth: List[Dict]
-  replica_aucs: List[float]
+  # Per replica: `_replica_key(output, truth, sequence set)` -> truth AUC.
+  replica_aucs: List[Dict]
   design: Optional[Dict] = None
 
 
@@ -156,17 +159,29 @@ def measure(name: str, work_dir: str, replicas: int) -> Row:
   )
   count_auc, evidence = _evaluator_metrics(evaluation.uri)
   models = _trainer_models(options)
+  # The model the Evaluator judged: the replicas' mean when there are
+  # several (ReplicaMean), else the Trainer's.
+  evaluated = run_artifacts.latest_input(
+    options.metadata_path, configs.PIPELINE_NAME, 'Evaluator', 'model', 'Model'
+  )
   scores = truth_scoring.score_run(
-    options.run_dir, unseen=True, dataset_dir=data, model_dir=models[0]
+    options.run_dir,
+    unseen=True,
+    dataset_dir=data,
+    model_dir=os.path.join(evaluated.uri, 'Format-Serving'),
   )
   replica_aucs = []
-  for model in models[1:]:
+  # Each replica alone, for the spread the replica mean smooths out.
+  for model in models if len(models) > 1 else []:
     replica = truth_scoring.score_run(
-      options.run_dir, dataset_dir=data, model_dir=model
+      options.run_dir, unseen=True, dataset_dir=data, model_dir=model
     )
-    replica_aucs += [s.auc_true_top_1p for s in replica.scores[:1]]
-  if replica_aucs:
-    replica_aucs.insert(0, scores.scores[0].auc_true_top_1p)
+    replica_aucs.append(
+      {
+        _replica_key(s.output, s.truth, s.sequence_set): s.auc_true_top_1p
+        for s in replica.scores
+      }
+    )
   blessed = bool(local_runner.latest_blessing(options))
   designs = blessed and local_runner.latest_artifact(
     options, designer_component.Designs.TYPE_NAME, 'Designer'
@@ -193,13 +208,24 @@ def _fmt(value) -> str:
   return 'n/a' if value is None or value != value else f'{value:.3f}'
 
 
+def _replica_key(output: str, truth: str, sequence_set: str) -> str:
+  return f'{output} vs {truth} on {sequence_set}'
+
+
+def _spread(values: List[float]) -> str:
+  """Sample standard deviation (ddof 1) of the replicas' AUCs."""
+  mean = sum(values) / len(values)
+  var = sum((a - mean) ** 2 for a in values) / (len(values) - 1)
+  return f'{var**0.5:.3f}'
+
+
 def markdown(rows: List[Row]) -> str:
   """The RESULTS.md table: one line per scenario and served affinity."""
   lines = [
     '| scenario | served affinity (truth) | test AUC / Spearman | unseen '
     'random AUC / Spearman | unseen mutants AUC / Spearman | evidence '
     'auc_hits_strictest / spearman_enrichment | count auc/true_top_1p | '
-    'replica SD of test AUC | blessed |',
+    'replica SD of test / unseen random AUC | blessed |',
     '|---|---|---|---|---|---|---|---|---|',
   ]
   for row in rows:
@@ -226,11 +252,15 @@ def markdown(rows: List[Row]) -> str:
       evidence = row.evidence.get(output, {})
       spread = 'n/a'
       if len(row.replica_aucs) > 1:
-        mean = sum(row.replica_aucs) / len(row.replica_aucs)
-        var = sum((a - mean) ** 2 for a in row.replica_aucs) / (
-          len(row.replica_aucs) - 1
+        spread = (
+          ' / '.join(
+            _spread(
+              [r[_replica_key(output, truth, name)] for r in row.replica_aucs]
+            )
+            for name in (truth_scoring.HELD_OUT, truth_scoring.UNSEEN_RANDOM)
+          )
+          + f' (n={len(row.replica_aucs)})'
         )
-        spread = f'{var**0.5:.3f} (n={len(row.replica_aucs)})'
       blessed = 'yes' if row.blessed else 'no: ' + '; '.join(row.failed)
       lines.append(
         f'| `{row.scenario}` | `{output}` ({truth}) | '

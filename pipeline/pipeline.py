@@ -100,6 +100,7 @@ def create_pipeline(
     run,
     search.outputs['best_hyperparameters'],
     config.num_replicas,
+    config.serve_replica_mean,
   )
   evaluation = stages.evaluation_stage(
     features.outputs['examples'],

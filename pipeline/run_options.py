@@ -314,6 +314,12 @@ class RunOptions:
   num_replicas: int = _opt(
     1, 'Trainers of the chosen configuration with seeds seed..seed+N-1.'
   )
+  serve_replica_mean: bool = _opt(
+    True,
+    'With --num_replicas > 1, the Evaluator judges and the Pusher serves '
+    'the mean of the replicas (ReplicaMean; their standard deviation in '
+    'its serve_sequences_spread signature); off: the first replica.',
+  )
   # Validation and execution.
   min_auc_true_top_1p: float = _opt(
     _BLESSING.min_auc_true_top_1p,
@@ -660,6 +666,7 @@ def pipeline_config(options: RunOptions) -> pipeline_config_lib.PipelineConfig:
       tuner=tuner(options),
       sweep=tuple(sweep_grid(options)),
       num_replicas=options.num_replicas,
+      serve_replica_mean=options.serve_replica_mean,
       structure=structure(options),
       blessing=blessing.BlessingConfig(
         min_auc_true_top_1p=options.min_auc_true_top_1p,

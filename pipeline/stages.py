@@ -31,6 +31,7 @@ from components.features.structure import folding
 from components.features.structure import folding_cache
 from components.search import sweep_selector
 from components.search import tuner_executor
+from components.training import replica_mean_component
 from pipeline import configs
 from schema import experiment as experiment_lib
 
@@ -278,9 +279,14 @@ def training_stage(
   run: run_config_lib.RunConfig,
   best_hyperparameters: Optional[Channel],
   num_replicas: int,
+  serve_replica_mean: bool = True,
 ) -> Stage:
-  """Trains the chosen configuration once per replica (seed + k); with
-  replicas a ReplicaReport summarises them. The first is evaluated."""
+  """Trains the chosen configuration once per replica (seed + k).
+
+  With replicas a ReplicaReport summarises them, and the evaluated (and
+  pushed) model is their mean (ReplicaMean), or with `serve_replica_mean`
+  off the first replica.
+  """
   trainers = []
   for k in range(num_replicas):
     trainer = tfx.components.Trainer(
@@ -291,16 +297,23 @@ def training_stage(
     )
     trainers.append(trainer if k == 0 else trainer.with_id(f'Trainer_{k:02d}'))
   components = list(trainers)
+  served = trainers[0].outputs['model']
   if num_replicas > 1:
     components.append(
       replica_report.make_replica_report(
         [t.outputs['model_run'] for t in trainers]
       )
     )
+    if serve_replica_mean:
+      mean = replica_mean_component.make_replica_mean(
+        [t.outputs['model'] for t in trainers]
+      )
+      components.append(mean)
+      served = mean.outputs['model']
   return Stage(
     components=components,
     outputs={
-      'model': trainers[0].outputs['model'],
+      'model': served,
       'replica_models': [t.outputs['model'] for t in trainers],
     },
   )

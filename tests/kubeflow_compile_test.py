@@ -244,7 +244,11 @@ def test_sweep_tuners_are_parallel_and_fan_in(tmp_path):
   assert edges['Trainer'] == ['DataContractCheck', 'SweepSelector', 'Transform']
   assert edges['Trainer_01'] == edges['Trainer']
   assert edges['ReplicaReport'] == ['Trainer', 'Trainer_01']
-  assert edges['Pusher'] == ['Evaluator', 'Trainer']
+  # The replicas' mean is what is judged and pushed.
+  assert edges['ReplicaMean'] == ['Trainer', 'Trainer_01']
+  assert 'ReplicaMean' in edges['Evaluator']
+  assert 'Trainer' not in edges['Evaluator']
+  assert edges['Pusher'] == ['Evaluator', 'ReplicaMean']
   assert edges['Designer'] == [
     'Evaluator',
     'ImportExampleGen',
@@ -528,3 +532,13 @@ def test_command_line(tmp_path):
   )
   assert result.returncode == 2
   assert '--beam_flink_master' in result.stderr
+
+
+def test_replicas_without_their_mean_push_the_first(tmp_path):
+  _, job = _compile(
+    tmp_path, run={'num_replicas': 2, 'serve_replica_mean': False}
+  )
+  edges = _edges(_spec_of(job))
+  assert 'ReplicaMean' not in edges
+  assert edges['ReplicaReport'] == ['Trainer', 'Trainer_01']
+  assert edges['Pusher'] == ['Evaluator', 'Trainer']

@@ -7,13 +7,17 @@ import os
 
 import handmade_data
 from ml_metadata import metadata_store
+import numpy as np
 import pytest
 from tfx import v1 as tfx
 
 from components.config import keys
+from components.design import scoring
 from components.evaluation import replica_report
 from components.search import sweep_selector
+from pipeline import configs
 from pipeline import local_runner
+from tools import run_artifacts
 
 
 def _only_dir(*parts):
@@ -93,6 +97,31 @@ def test_sweep_selects_the_best_trial_and_reports_every_trial(tmp_path):
   if finite:
     assert float(auc['mean']) == pytest.approx(sum(finite) / len(finite))
   assert set(summary['count']) >= {'mean', 'std', 'min', 'max'}
+
+  # The Evaluator judged the replicas' mean, not the first replica.
+  evaluated = run_artifacts.latest_input(
+    options.with_vars().metadata_path,
+    configs.PIPELINE_NAME,
+    'Evaluator',
+    'model',
+    'Model',
+  )
+  assert evaluated.uri.startswith(os.path.join(root, 'ReplicaMean'))
+  sequences = ['ACGT' * 10, 'GGTGGATAG' + 'A' * 31]
+  each = [
+    scoring.ServedModel(
+      os.path.join(_only_dir(root, trainer, 'model'), 'Format-Serving')
+    ).predict_sequences(sequences)
+    for trainer in ('Trainer', 'Trainer_01')
+  ]
+  mean = scoring.ServedModel(
+    os.path.join(evaluated.uri, 'Format-Serving')
+  ).predict_sequences(sequences)
+  assert sorted(mean) == sorted(each[0])
+  for output in mean:
+    np.testing.assert_allclose(
+      mean[output], (each[0][output] + each[1][output]) / 2, rtol=1e-5
+    )
 
 
 def _trainer_seeds(options):

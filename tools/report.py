@@ -34,6 +34,7 @@ from schema import experiment as experiment_lib
 from schema import identifiability
 from simulation import oracle
 from tools import design_report
+from tools import run_artifacts
 from tools import svg_plots
 from tools import truth_scoring
 
@@ -85,7 +86,11 @@ def find_artifacts(run_dir: str) -> RunArtifacts:
     return artifact.uri if artifact else None
 
   evaluation = uri('ModelEvaluation', 'Evaluator')
-  model = uri('Model', 'Trainer')
+  # The model the Evaluator judged: with replicas, their mean.
+  evaluated = run_artifacts.latest_input(
+    options.metadata_path, configs.PIPELINE_NAME, 'Evaluator', 'model', 'Model'
+  )
+  model = evaluated.uri if evaluated else uri('Model', 'Trainer')
   model_run = uri('ModelRun', 'Trainer')
   if not (evaluation and model and model_run):
     raise ReportError(

@@ -40,6 +40,10 @@ _OUTPUT_EVENTS = (
   metadata_store_pb2.Event.INTERNAL_OUTPUT,
   metadata_store_pb2.Event.DECLARED_OUTPUT,
 )
+_INPUT_EVENTS = (
+  metadata_store_pb2.Event.INPUT,
+  metadata_store_pb2.Event.DECLARED_INPUT,
+)
 # Artifacts whose files may be gone.
 _GONE = (
   metadata_store_pb2.Artifact.MARKED_FOR_DELETION,
@@ -73,6 +77,7 @@ def outputs(
   node_id: str,
   output_key: Optional[str] = None,
   type_name: Optional[str] = None,
+  inputs: bool = False,
 ) -> Iterable[metadata_store_pb2.Artifact]:
   """The outputs of a node's finished executions, newest execution first.
 
@@ -82,6 +87,8 @@ def outputs(
     node_id: the node's id, e.g. 'Trainer' or 'Trainer_01'.
     output_key: only outputs under this key (e.g. 'model'); None: any key.
     type_name: only artifacts of this type (e.g. 'Model'); None: any type.
+    inputs: the executions' inputs instead (`output_key` is then the input
+      key, e.g. the Evaluator's 'model').
 
   Yields:
     Artifacts linked by an output event to a COMPLETE or CACHED execution
@@ -111,7 +118,7 @@ def outputs(
   events = store.get_events_by_execution_ids([e.id for e in executions])
   by_execution = {}
   for event in events:
-    if event.type not in _OUTPUT_EVENTS:
+    if event.type not in (_INPUT_EVENTS if inputs else _OUTPUT_EVENTS):
       continue
     if output_key is not None and output_key not in _event_keys(event):
       continue
@@ -160,4 +167,27 @@ def latest_output(
     return None
   return next(
     iter(outputs(store, pipeline_name, node_id, output_key, type_name)), None
+  )
+
+
+def latest_input(
+  metadata_path: str,
+  pipeline_name: str,
+  node_id: str,
+  input_key: str,
+  type_name: Optional[str] = None,
+) -> Optional[metadata_store_pb2.Artifact]:
+  """What the newest finished execution of a node read under input_key.
+
+  E.g. the model the latest Evaluator judged: a Trainer's, or with replicas
+  the ReplicaMean's. None when there is no such execution or input.
+  """
+  store = open_store(metadata_path)
+  if store is None:
+    return None
+  return next(
+    iter(
+      outputs(store, pipeline_name, node_id, input_key, type_name, inputs=True)
+    ),
+    None,
   )

@@ -39,6 +39,8 @@ class PipelineConfig:
     tuner: random-search settings; None trains `hparams` directly.
     sweep: meta-parameter combinations, one Tuner each (needs `tuner`).
     num_replicas: Trainers of the chosen configuration, seeds seed..seed+N-1.
+    serve_replica_mean: with replicas, evaluate and push their mean
+      (ReplicaMean) rather than the first replica.
     structure: how to fold; None skips StructureFeatures.
     blessing: the Evaluator's thresholds.
     data_contract: DataContractCheck's bounds.
@@ -53,6 +55,7 @@ class PipelineConfig:
   tuner: Optional[tuner_lib.TunerConfig] = None
   sweep: Tuple[sweep_lib.MetaCombination, ...] = ()
   num_replicas: int = 1
+  serve_replica_mean: bool = True
   structure: Optional[structure_lib.StructureConfig] = None
   blessing: blessing_lib.BlessingConfig = blessing_lib.BlessingConfig()
   data_contract: data_contract_lib.DataContractConfig = (
