@@ -145,3 +145,20 @@ def test_replicas_that_differ_are_refused(tmp_path, replicas):
       [replicas[0], str(tmp_path / 'missing')], str(tmp_path / 'bad')
     )
   assert not os.path.exists(tmp_path / 'out')
+
+
+def test_the_scorer_reports_a_replica_means_spread(tmp_path, replicas):
+  out = str(tmp_path / 'mean')
+  replica_mean.export_replica_mean(replicas, out)
+  alone = scoring.SequenceScorer([out]).score(SEQUENCES)
+  together = scoring.SequenceScorer(replicas).score(SEQUENCES)
+  for column in ('affinity_target_mean', 'affinity_target_std'):
+    np.testing.assert_allclose(
+      alone[column], together[column], rtol=1e-5, atol=1e-6
+    )
+  assert together['affinity_target_std'].max() > 0
+  # A plain single model has no spread to report.
+  single = scoring.SequenceScorer([replicas[0]]).score(SEQUENCES)
+  assert single['affinity_target_std'].tolist() == [0.0] * len(SEQUENCES)
+  with pytest.raises(scoring.ScoringError, match='serve_sequences_spread'):
+    scoring.ServedModel(replicas[0]).predict_spread(SEQUENCES)

@@ -12,7 +12,9 @@ given).
   * `sequence`;
   * per molecule m, `affinity_<m>_mean` and `affinity_<m>_std`: the latent
     affinity (higher binds tighter) averaged over the replicas, and its
-    sample standard deviation over them (ddof=1); with a single replica the
+    sample standard deviation over them (ddof=1); a single ReplicaMean
+    model (components/model/replica_mean.py) gives its replicas' spread
+    from its `serve_sequences_spread` signature; any other single model's
     std is 0.0, never NaN, so the column stays numeric and sortable;
   * per other output (the predicted normalised count of each read column,
     keyed by read name), its mean over the replicas.
@@ -43,6 +45,7 @@ import tensorflow as tf
 from components.design import sequence_io
 from components.features import encodings
 from components.features.structure import folding
+from components.model import replica_mean
 
 AFFINITY_PREFIX = encodings.affinity_output_name('')
 SEQUENCES_INPUT = 'sequences'  # serve_sequences' sequence input.
@@ -115,6 +118,12 @@ class ServedModel:
     self._sequences = (
       signatures['serve_sequences'] if 'serve_sequences' in signatures else None
     )
+    # A ReplicaMean's standard deviation over its replicas.
+    self._spread = (
+      signatures[replica_mean.SPREAD_SIGNATURE]
+      if replica_mean.SPREAD_SIGNATURE in signatures
+      else None
+    )
     self.affinity_outputs = sorted(
       k
       for k in self._default.structured_outputs
@@ -136,6 +145,11 @@ class ServedModel:
   @property
   def molecules(self) -> List[str]:
     return [o[len(AFFINITY_PREFIX) :] for o in self.affinity_outputs]
+
+  @property
+  def has_spread(self) -> bool:
+    """Whether the model serves its replicas' spread (a ReplicaMean)."""
+    return self._spread is not None
 
   @property
   def other_outputs(self) -> List[str]:
@@ -183,13 +197,41 @@ class ServedModel:
         f'{self.model_dir}: no serve_sequences signature (needed to score '
         'sequences that are not examples)'
       )
+    return self._call_sequences(
+      self._sequences, sequences, structure, batch_size, outputs
+    )
+
+  def predict_spread(
+    self,
+    sequences: List[str],
+    structure: Optional[Dict[str, np.ndarray]] = None,
+    batch_size: int = BATCH_SIZE,
+    outputs: Optional[Sequence[str]] = None,
+  ) -> Dict[str, np.ndarray]:
+    """A ReplicaMean's standard deviation over its replicas, per output.
+
+    Raises:
+      ScoringError: the model is not a ReplicaMean (`has_spread`).
+    """
+    if self._spread is None:
+      raise ScoringError(
+        f'{self.model_dir}: no {replica_mean.SPREAD_SIGNATURE} signature '
+        "(only a ReplicaMean model serves its replicas' spread)"
+      )
+    return self._call_sequences(
+      self._spread, sequences, structure, batch_size, outputs
+    )
+
+  def _call_sequences(
+    self, signature, sequences, structure, batch_size, outputs
+  ):
     structure = structure or {}
 
     def call(start, end):
       inputs = {SEQUENCES_INPUT: tf.constant(sequences[start:end])}
       for name in self.structure_inputs:
         inputs[name] = tf.constant(structure[name][start:end], tf.float32)
-      return self._sequences(**inputs)
+      return signature(**inputs)
 
     return self._batched(
       call,
@@ -311,14 +353,21 @@ class SequenceScorer:
       for m in self.models
     ]
     result = {SEQUENCE_COLUMN: np.array(sequences, dtype=object)}
+    spread = None
+    if len(self.models) == 1 and self.models[0].has_spread:
+      spread = self.models[0].predict_spread(
+        sequences, structure, self.batch_size, self.models[0].affinity_outputs
+      )
     for output in self.models[0].affinity_outputs:
       values = np.stack([p[output] for p in predictions]).astype(np.float64)
       result[mean_column(output)] = values.mean(axis=0).astype(np.float32)
-      result[std_column(output)] = (
-        values.std(axis=0, ddof=1).astype(np.float32)
-        if len(predictions) > 1
-        else np.zeros(len(sequences), np.float32)
-      )
+      if len(predictions) > 1:
+        std = values.std(axis=0, ddof=1)
+      elif spread is not None:
+        std = spread[output]
+      else:
+        std = np.zeros(len(sequences))
+      result[std_column(output)] = np.asarray(std, np.float32)
     for output in self.other_outputs:
       values = np.stack([p[output] for p in predictions]).astype(np.float64)
       result[output] = values.mean(axis=0).astype(np.float32)
