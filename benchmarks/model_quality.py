@@ -35,6 +35,7 @@ prints only the ceilings on their unseen sequences, without training.
 
 Usage: python benchmarks/model_quality.py [--scenarios demo,selex]
   [--work_dir DIR] [--json PATH] [--num_replicas N] [--ceilings_only]
+  [--override FIELD=VALUE ...]
 """
 
 import argparse
@@ -87,9 +88,14 @@ class Row:
   design: Optional[Dict] = None
 
 
-def _simulate(name: str, directory: str) -> int:
+def _label(name: str, overrides: Dict[str, float]) -> str:
+  """The scenario's name in the tables and directories, with overrides."""
+  return name + ''.join(f',{k}={v:g}' for k, v in sorted(overrides.items()))
+
+
+def _simulate(name: str, directory: str, overrides: Dict[str, float]) -> int:
   if not os.path.exists(os.path.join(directory, 'experiment.pbtxt')):
-    result = simulation.simulate(scenarios_lib.configure(name))
+    result = simulation.simulate(scenarios_lib.configure(name, **overrides))
     simulation.write_dataset(result, directory)
   files = sorted(glob.glob(os.path.join(directory, '*.tfrecord.gz')))
   return sum(1 for _ in tf.data.TFRecordDataset(files, 'GZIP'))
@@ -144,15 +150,22 @@ def _trainer_models(options) -> List[str]:
   return models
 
 
-def measure(name: str, work_dir: str, replicas: int) -> Row:
-  data = os.path.join(work_dir, 'data', name)
-  examples = _simulate(name, data)
+def measure(
+  name: str,
+  work_dir: str,
+  replicas: int,
+  overrides: Optional[Dict[str, float]] = None,
+) -> Row:
+  overrides = overrides or {}
+  label = _label(name, overrides)
+  data = os.path.join(work_dir, 'data', label)
+  examples = _simulate(name, data, overrides)
   save_base = os.path.join(work_dir, 'runs')
   start = time.monotonic()
-  _run_pipeline(data, save_base, name, replicas)
+  _run_pipeline(data, save_base, label, replicas)
   minutes = (time.monotonic() - start) / 60
   options = local_runner.RunOptions(
-    save_base=save_base, run_name=name, num_replicas=replicas
+    save_base=save_base, run_name=label, num_replicas=replicas
   )
   evaluation = local_runner.latest_artifact(
     options, 'ModelEvaluation', 'Evaluator'
@@ -191,7 +204,7 @@ def measure(name: str, work_dir: str, replicas: int) -> Row:
     print('  judging the designs (oracle walk)', flush=True)
     design = design_truth.judge(designs.uri, data).as_dict()
   return Row(
-    scenario=name,
+    scenario=label,
     examples=examples,
     minutes=round(minutes, 1),
     blessed=blessed,
@@ -282,7 +295,7 @@ def ceilings(name: str, work_dir: str) -> List[Dict]:
     ceiling_spearman.
   """
   data = os.path.join(work_dir, 'data', name)
-  _simulate(name, data)
+  _simulate(name, data, {})
   table = truth_scoring.read_table(
     os.path.join(data, truth_scoring.UNSEEN_FILENAME)
   )
@@ -374,6 +387,25 @@ def design_markdown(rows: List[Row]) -> str:
   return '\n'.join(lines)
 
 
+def _overrides(values: List[str]) -> Dict[str, float]:
+  """FIELD=VALUE strings as numbers (int where the value is one)."""
+  out = {}
+  for value in values:
+    field, sep, number = value.partition('=')
+    if not sep:
+      raise SystemExit(f'--override {value!r}: expected FIELD=VALUE')
+    try:
+      out[field] = int(number)
+    except ValueError:
+      try:
+        out[field] = float(number)
+      except ValueError:
+        raise SystemExit(
+          f'--override {value!r}: {number!r} is not a number'
+        ) from None
+  return out
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument(
@@ -384,6 +416,14 @@ def main():
   parser.add_argument('--work_dir', default='/tmp/aptamer_model_quality')
   parser.add_argument('--json', default='')
   parser.add_argument('--num_replicas', type=int, default=1)
+  parser.add_argument(
+    '--override',
+    action='append',
+    default=[],
+    metavar='FIELD=VALUE',
+    help='a SimulationConfig number for every scenario, e.g. depth=600000 '
+    '(repeatable; the tables name the scenario with its overrides)',
+  )
   parser.add_argument(
     '--ceilings_only',
     action='store_true',
@@ -403,7 +443,9 @@ def main():
   rows = []
   for name in filter(None, args.scenarios.split(',')):
     print(f'scenario {name}: simulating and running the pipeline', flush=True)
-    row = measure(name, args.work_dir, args.num_replicas)
+    row = measure(
+      name, args.work_dir, args.num_replicas, _overrides(args.override)
+    )
     print(
       f'  {row.examples} examples, {row.minutes} min, blessed {row.blessed}',
       flush=True,
