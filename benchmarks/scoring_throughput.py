@@ -11,9 +11,11 @@ settings are per process, and each part's peak memory is its own):
     the DirectRunner with --direct_running_mode=multi_processing and
     --direct_num_workers=N (--worker_threads TensorFlow threads each; 0:
     ScoreSequences' default, cores // N), counting the scored rows; worker
-    start-up and model loading included. Per --beam_modes (`batched`: a
-    Create of `scoring.batches_of` lists into ScoreSequenceBatches, as the
-    component runs; `columnar`: a Create of single strings into
+    start-up and model loading included. Per --beam_modes (`batched`:
+    `scoring.write_batches` files, whose paths are created and read by the
+    workers into ScoreSequenceBatches, as the component runs; `created`: a
+    Create of the `scoring.batches_of` lists themselves, the component's
+    path before; `columnar`: a Create of single strings into
     ScoreSequences, one element out per batch; `rows`: the same, one dict
     out per sequence, the old output) it also runs --small_count sequences, to split the time into a
     fixed cost and a marginal rate, and 1 sequence, the start-up cost
@@ -41,6 +43,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,6 +116,17 @@ def _beam_run(args, count, mode):
   threads = args.worker_threads or None
   with beam.Pipeline(argv=options) as pipeline:
     if mode == 'batched':  # What the ScoreSequences component runs.
+      paths = scoring.write_batches(sequences, tempfile.mkdtemp())
+      scored = (
+        pipeline
+        | 'Batches' >> beam.Create(paths)
+        | 'Read' >> beam.Map(scoring.read_batch)
+        | 'Score'
+        >> scoring.ScoreSequenceBatches(
+          [args.model], threads_per_worker=threads
+        )
+      )
+    elif mode == 'created':  # The sequences themselves in beam.Create.
       scored = (
         pipeline
         | 'Sequences' >> beam.Create(scoring.batches_of(sequences))
@@ -234,7 +248,7 @@ def main():
     '--beam_modes',
     nargs='+',
     default=['batched', 'columnar'],
-    choices=['batched', 'columnar', 'rows'],
+    choices=['batched', 'created', 'columnar', 'rows'],
   )
   parser.add_argument('--seed_sequences', type=int, default=10_000_000)
   parser.add_argument('--keep', type=int, default=2000)

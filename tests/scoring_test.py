@@ -366,3 +366,12 @@ def test_batches_of_keeps_the_order_within_the_size_bounds():
   batches = scoring.batches_of(sequences, parts=10, min_size=4)
   assert [len(b) for b in batches] == [4, 4, 2]
   assert scoring.batches_of([]) == []
+
+
+def test_batch_files_round_trip_in_order(tmp_path):
+  sequences = [f'{"ACGT"[i % 4]}' * 40 for i in range(5000)] + ['ACGT' * 10]
+  paths = scoring.write_batches(sequences, str(tmp_path / 'batches'))
+  assert len(paths) == len(scoring.batches_of(sequences))
+  read = [s for path in paths for s in scoring.read_batch(path)]
+  assert read == sequences
+  assert scoring.write_batches([], str(tmp_path / 'none')) == []

@@ -143,11 +143,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
   def _score(self, model_dirs, parameters, sequences, shards):
     """The scores of `sequences` (in any order) as columns, through Beam."""
+    # The workers read the sequences from files; only their paths pass
+    # through the pipeline (`scoring.write_batches`).
+    paths = scoring.write_batches(sequences, os.path.join(shards, 'input'))
     with self._make_beam_pipeline() as pipeline:
       _ = (
         pipeline
-        # Lists of sequences: Beam then encodes a few large elements.
-        | 'Sequences' >> beam.Create(scoring.batches_of(sequences))
+        | 'Batches' >> beam.Create(paths)
+        | 'Read' >> beam.Map(scoring.read_batch)
         | 'Score' >> scoring.ScoreSequenceBatches(model_dirs, parameters)
         | 'ToArrow' >> beam.Map(encode_batch)
         | 'Write'
