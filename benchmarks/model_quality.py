@@ -64,7 +64,6 @@ from pipeline import local_runner  # noqa: E402
 from schema import experiment as experiment_lib  # noqa: E402
 from schema import identifiability  # noqa: E402
 import simulation  # noqa: E402
-from simulation import oracle  # noqa: E402
 from simulation import scenarios as scenarios_lib  # noqa: E402
 from tools import design_truth  # noqa: E402
 from tools import run_artifacts  # noqa: E402
@@ -296,33 +295,22 @@ def ceilings(name: str, work_dir: str) -> List[Dict]:
   """
   data = os.path.join(work_dir, 'data', name)
   _simulate(name, data, {})
-  table = truth_scoring.read_table(
-    os.path.join(data, truth_scoring.UNSEEN_FILENAME)
-  )
-  truth_oracle = oracle.TruthOracle.from_dataset(data)
-  sequences = table['sequence'].astype(str).tolist()
   molecules = identifiability.primary_molecules(
     experiment_lib.load_experiment(os.path.join(data, 'experiment.pbtxt'))
   )
-  out = []
-  for molecule in molecules:
-    truth = truth_scoring.truths_of(molecule)[-1]
-    strength = truth_scoring.truth_strength(table, truth)
-    free = truth_oracle.strength(sequences, truth, noise=False)
-    for set_name, mask in truth_scoring._unseen_sets(table, data):
-      _, _, auc, spearman = truth_scoring.rank_scores(
-        free[mask], strength[mask]
-      )
-      out.append(
-        dict(
-          scenario=name,
-          truth=truth,
-          sequence_set=set_name,
-          ceiling_auc=auc,
-          ceiling_spearman=spearman,
-        )
-      )
-  return out
+  truths = [truth_scoring.truths_of(m)[-1] for m in molecules]
+  return [
+    dict(
+      scenario=name,
+      truth=truth,
+      sequence_set=set_name,
+      ceiling_auc=auc,
+      ceiling_spearman=spearman,
+    )
+    for truth, set_name, auc, spearman in truth_scoring.unseen_ceilings(
+      data, truths
+    )
+  ]
 
 
 def ceilings_markdown(rows: List[Dict]) -> str:

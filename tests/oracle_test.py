@@ -12,6 +12,7 @@ from simulation import oracle
 from simulation import scenarios
 from simulation import simulator
 from simulation import writer
+from simulation.config import SimulationConfig
 
 
 @pytest.fixture(scope='module')
@@ -90,3 +91,13 @@ def test_truth_model_records_the_config_and_is_required(dataset, tmp_path):
   assert recorded['seed'] == result.config.seed
   with pytest.raises(oracle.OracleError, match='truth_model.json not found'):
     oracle.TruthOracle.from_dataset(str(tmp_path))
+
+
+def test_a_truth_model_written_before_the_matrix_term_reads_as_zero(tmp_path):
+  values = json.loads(oracle.TruthModel.of(SimulationConfig()).to_json())
+  del values['matrix_weight']
+  (tmp_path / oracle.TRUTH_MODEL_FILENAME).write_text(json.dumps(values))
+  with open(tmp_path / oracle.TRUTH_MODEL_FILENAME) as f:
+    model = oracle.TruthModel(**json.load(f))
+  assert model.matrix_weight == 0.0
+  assert landscapes.from_config(model).matrix_weight == 0.0

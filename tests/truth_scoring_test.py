@@ -455,6 +455,18 @@ def test_ceilings_score_the_noise_free_landscape(tmp_path, models):
     )
   assert not any('ceiling' in n for n in result.notes)
   assert 'ceiling AUC' in truth_scoring.format_table(result)
+  # Without a model: the same ceilings on the unseen sets.
+  by_set = {
+    (truth_name, name): (auc, spearman)
+    for truth_name, name, auc, spearman in truth_scoring.unseen_ceilings(
+      dataset_dir, ['target']
+    )
+  }
+  for name in ('unseen random', 'unseen mutants, hamming 2'):
+    score = by_key[('affinity_target', 'target', name)]
+    assert by_set[('target', name)] == pytest.approx(
+      (score.ceiling_auc, score.ceiling_spearman)
+    )
 
 
 def test_no_truth_model_means_no_ceilings(tmp_path, models, dataset):

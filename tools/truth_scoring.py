@@ -555,6 +555,37 @@ def _unseen_sets(table: pd.DataFrame, path: str) -> List[Tuple[str, Any]]:
   return sets
 
 
+def unseen_ceilings(
+  dataset_dir: str, truths: Sequence[str]
+) -> List[Tuple[str, str, float, float]]:
+  """The ceilings on a dataset's unseen sets, without any model.
+
+  Args:
+    dataset_dir: a simulated dataset (truth model and unseen sequences).
+    truths: the true strengths to rank (see `truth_strength`).
+
+  Returns:
+    (truth, sequence set, ceiling ROC-AUC, ceiling Spearman) per truth and
+    unseen set (random, mutants, mutants per Hamming distance).
+
+  Raises:
+    TruthScoringError: no unseen file or column.
+    simulation.oracle.OracleError: no truth model.
+  """
+  path = os.path.join(dataset_dir, UNSEEN_FILENAME)
+  table = read_table(path)
+  truth_oracle = oracle_lib.TruthOracle.from_dataset(dataset_dir)
+  sequences = table['sequence'].astype(str).tolist()
+  out = []
+  for truth in truths:
+    strength = truth_strength(table, truth)
+    free = truth_oracle.strength(sequences, truth, noise=False)
+    for set_name, mask in _unseen_sets(table, path):
+      _, _, auc, spearman = rank_scores(free[mask], strength[mask])
+      out.append((truth, set_name, auc, spearman))
+  return out
+
+
 def score_run(
   run_dir: str,
   unseen: bool = False,
