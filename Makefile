@@ -18,10 +18,11 @@ $(STAMP): setup.py constraints.txt
 	$(PY) -m pip check
 	touch $(STAMP)
 
-# Runs the whole pipeline on the bundled simulated dataset, then scores the
-# pushed model against the simulator's ground truth.
+# Runs the whole pipeline on the bundled simulated dataset, from its FASTQ
+# reads (simulated from data/demo_reads.json on first use), then scores the
+# pushed model and its designs against the simulator's ground truth.
 demo: $(STAMP)
-	$(PY) -m pipeline.local_runner --dataset=demo --run_name=demo
+	$(PY) -m pipeline.local_runner --dataset=demo_reads --run_name=demo
 
 # The report test opens the HTML report in headless Debian Chromium.
 browser:

@@ -41,29 +41,41 @@ class Dataset:
   """A registered dataset: where it is and how counts map to affinities.
 
   Attributes:
-    input_dir: directory with `experiment.pbtxt` and the TFRecord examples.
+    input_dir: directory with `experiment.pbtxt` and the TFRecord examples
+      (or FASTQ reads); empty for a dataset made from a recipe.
     affinity_target_map: molecule -> read names whose counts measure it
       (used by the FULLY_OBSERVED output layer and for reporting).
+    recipe: a simulation recipe (pipeline/simulated_datasets.py); the
+      runner makes the dataset under --save_base on first use.
   """
 
   input_dir: str
   affinity_target_map: Dict[str, List[str]]
+  recipe: str = ''
 
 
+_DEMO_AFFINITY_TARGET_MAP = {
+  'target': [
+    'round2_high_no_serum_positive',
+    'round2_medium_no_serum_positive',
+  ],
+  'serum': [
+    'round2_high_with_serum_positive',
+    'round2_medium_with_serum_positive',
+  ],
+}
 DATASETS: Dict[str, Dataset] = {
-  # The bundled simulated NGAL-like experiment (see simulation/).
+  # The bundled simulated NGAL-like experiment (see simulation/), counted.
   'demo': Dataset(
     input_dir=os.path.join(REPO_ROOT, 'data', 'demo'),
-    affinity_target_map={
-      'target': [
-        'round2_high_no_serum_positive',
-        'round2_medium_no_serum_positive',
-      ],
-      'serum': [
-        'round2_high_with_serum_positive',
-        'round2_medium_with_serum_positive',
-      ],
-    },
+    affinity_target_map=_DEMO_AFFINITY_TARGET_MAP,
+  ),
+  # The same experiment as paired-end FASTQ reads (`make demo`): the same
+  # truth, simulated from its recipe on first use.
+  'demo_reads': Dataset(
+    input_dir='',
+    affinity_target_map=_DEMO_AFFINITY_TARGET_MAP,
+    recipe=os.path.join(REPO_ROOT, 'data', 'demo_reads.json'),
   ),
 }
 

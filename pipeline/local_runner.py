@@ -46,6 +46,7 @@ from pipeline import pipeline as pipeline_lib
 from pipeline import playbook_vars
 from pipeline import run_lock
 from pipeline import run_options
+from pipeline import simulated_datasets
 from schema import experiment as experiment_lib
 from schema import identifiability
 from simulation import oracle
@@ -206,6 +207,22 @@ def stability_lines(model_runs: Dict[str, str]) -> List[str]:
   return lines
 
 
+def make_simulated_dataset(options: RunOptions) -> None:
+  """Simulates the --dataset from its recipe if it is one and not yet made.
+
+  Raises:
+    InputError: the recipe is unusable or the simulator does not reproduce
+      it.
+  """
+  dataset = configs.DATASETS.get(options.dataset)
+  if options.input_dir or dataset is None or not dataset.recipe:
+    return
+  try:
+    simulated_datasets.ensure(dataset.recipe, options.save_base)
+  except simulated_datasets.SimulatedDatasetError as e:
+    raise InputError(f'--dataset={options.dataset}: {e}') from e
+
+
 def run(options: RunOptions) -> None:
   """Runs the pipeline, then reports where its outputs are.
 
@@ -215,6 +232,7 @@ def run(options: RunOptions) -> None:
   options = options.with_vars()
   check_writable(options)
   with console.routed(options.run_dir, options.verbosity):
+    make_simulated_dataset(options)
     pipeline = build_pipeline(options)
     # One run at a time per run directory (its MLMD and serving directory).
     with run_lock.hold(options.run_dir):

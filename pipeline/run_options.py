@@ -35,6 +35,7 @@ from components.config import tuner as tuner_lib
 from components.data import fastq_dataset
 from pipeline import configs
 from pipeline import playbook_vars
+from pipeline import simulated_datasets
 from schema import experiment as experiment_lib
 
 
@@ -750,7 +751,11 @@ def resolve_input_dir(options: RunOptions) -> str:
       f'--dataset={options.dataset!r} is not registered; known datasets: '
       f'{sorted(configs.DATASETS)} (or pass --input_dir)'
     )
-  return configs.DATASETS[options.dataset].input_dir
+  dataset = configs.DATASETS[options.dataset]
+  if dataset.recipe:
+    # Made from its recipe by the runner (pipeline/simulated_datasets.py).
+    return simulated_datasets.dataset_dir(options.save_base, options.dataset)
+  return dataset.input_dir
 
 
 def dataset_kind(options: RunOptions, input_dir: str) -> str:

@@ -542,3 +542,10 @@ def test_replicas_without_their_mean_push_the_first(tmp_path):
   assert 'ReplicaMean' not in edges
   assert edges['ReplicaReport'] == ['Trainer', 'Trainer_01']
   assert edges['Pusher'] == ['Evaluator', 'Trainer']
+
+
+def test_a_recipe_dataset_must_be_made_locally_first(tmp_path):
+  with pytest.raises(runner.InputError, match='demo_reads.json') as raised:
+    _compile(tmp_path, run={'dataset': 'demo_reads'})
+  assert '--input_dir' in str(raised.value)
+  assert not (tmp_path / 'root').exists()

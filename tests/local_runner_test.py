@@ -71,7 +71,8 @@ def test_main_gives_user_errors_one_line_and_exit_status_2(tmp_path):
   assert result.returncode == 2
   errors = [line for line in result.stderr.splitlines() if 'error:' in line]
   assert errors == [
-    "error: --dataset='nope' is not registered; known datasets: ['demo'] "
+    "error: --dataset='nope' is not registered; known datasets: ['demo', "
+    "'demo_reads'] "
     '(or pass --input_dir)'
   ]
   assert 'Traceback' not in result.stderr
