@@ -324,6 +324,30 @@ class TestMatchedRandomMutants:
     assert again == controls
     assert walkers.matched_random_mutants(designs, constraints, 12) != controls
 
+  def test_controls_per_design_do_not_depend_on_the_designs_order(self):
+    seeds = random_seeds(4, seed=3)
+    constraints = constraints_lib.DesignConstraints(LENGTH)
+    designs = small_sampling(CountingScorer(), constraints).walk(seeds)
+    controls = walkers.matched_random_mutants(
+      designs, constraints, 5, per_design=3
+    )
+    assert len(controls) == 3 * len(designs)
+    assert len({c.sequence for c in controls}) == len(controls)
+    for number, design in enumerate(designs):
+      for control in controls[3 * number : 3 * number + 3]:
+        assert control.seed == design.seed
+        assert walkers.hamming(control.sequence, design.seed) == (
+          design.distance_to_seed
+        )
+    # Reversed designs get the same controls, reversed by design.
+    backwards = walkers.matched_random_mutants(
+      designs[::-1], constraints, 5, per_design=3
+    )
+    by_design = [controls[3 * i : 3 * i + 3] for i in range(len(designs))]
+    assert backwards == [c for group in by_design[::-1] for c in group]
+    with pytest.raises(walkers.WalkerError, match='per_design'):
+      walkers.matched_random_mutants(designs, constraints, 5, per_design=0)
+
   def test_impossible_control_names_seed(self):
     # Every mutant of 'AAA' at distance 1 still contains an A.
     seed = 'AAA'

@@ -4,7 +4,7 @@ Three walkers from the same seeds, each judged by the simulator's true
 affinity along the designed latent (`simulation/oracle.py`):
 
   model   the Designer's designs (the blessed model's walk)
-  random  for every design, a random mutant of its seed at the same
+  random  for every design, 10 random mutants of its seed at the same
           Hamming distance (the paper's "random perturbation")
   oracle  the same walker, scoring with the true affinity instead of the
           model: the best a perfect model could do with this search
@@ -40,9 +40,14 @@ import tensorflow as tf
 from components.config import design as design_lib
 from components.design import designer
 from components.design import walkers
+from simulation import fastq_dataset as sim_fastq
 from simulation import oracle as oracle_lib
 
 TOP_FRACTION = 0.001
+# Random controls per design: the random walker's top-0.1 % rate is a few
+# hits in a few thousand designs, so one control each leaves the ratio to
+# random to chance (2.3x or 3.5x on the same designs); ten tighten it ~3x.
+RANDOM_CONTROLS_PER_DESIGN = 10
 WALKERS = ('model', 'random', 'oracle', 'landscape_oracle')
 
 
@@ -141,8 +146,17 @@ def _rates(
 
 
 def observed_sequences(dataset_dir: str) -> List[str]:
-  """Every sequence of a dataset's TFRecord examples."""
+  """Every sequence of a dataset's examples (or, for reads, with a read).
+
+  A simulated FASTQ dataset has no examples; its true counts name every
+  sequence that was sequenced, which is what the Designer avoided (less
+  the few that read errors made).
+  """
   files = sorted(tf.io.gfile.glob(os.path.join(dataset_dir, '*.tfrecord*')))
+  true_counts = os.path.join(dataset_dir, sim_fastq.TRUE_COUNTS_FILENAME)
+  if not files and tf.io.gfile.exists(true_counts):
+    table = pd.read_csv(true_counts, usecols=[sim_fastq.SEQUENCE_COLUMN])
+    return list(table[sim_fastq.SEQUENCE_COLUMN])
   out = []
   for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
     example = tf.train.Example.FromString(record.numpy())
@@ -192,7 +206,10 @@ def judge(designs_dir: str, dataset_dir: str) -> DesignTruth:
     for r in table.itertuples()
   ]
   controls = walkers.matched_random_mutants(
-    designs, constraints, random_seed=config.random_seed + 1
+    designs,
+    constraints,
+    random_seed=config.random_seed + 1,
+    per_design=RANDOM_CONTROLS_PER_DESIGN,
   )
 
   def true_score(sequences):

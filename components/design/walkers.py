@@ -664,35 +664,53 @@ def matched_random_mutants(
   constraints: constraints_lib.DesignConstraints,
   random_seed: int = DEFAULT_RANDOM_SEED,
   max_trials: int = 2000,
+  per_design: int = 1,
 ) -> List[Design]:
   """Random perturbation controls matched to designs.
 
-  For every design, a uniformly random mutant of the same seed at the same
+  For every design, uniformly random mutants of the same seed at the same
   Hamming distance from it (distinct positions, each base changed) that the
-  constraints allow and that is neither a seed, a design nor another
+  constraints allow and that are neither a seed, a design nor another
   control. These are the controls the paper compares designs against
   ("11-fold higher than random perturbation").
+
+  The draws go through the designs in a canonical order (seed, distance,
+  sequence), so the controls of a set of designs do not depend on how the
+  designs were ordered (a model's last-digit differences reorder them).
 
   Args:
     designs: The designs to match.
     constraints: What every control must satisfy.
     random_seed: Seed of the (single, sequential) rng.
-    max_trials: Most tries per design.
+    max_trials: Most tries per control.
+    per_design: Controls per design; more make the random rate a tighter
+      estimate.
 
   Returns:
-    One control per design, in the same order; walker='random_matched',
-    parent=seed, the design's step, score NaN.
+    `per_design` controls per design, grouped in the designs' order;
+    walker='random_matched', parent=seed, the design's step, score NaN.
 
   Raises:
     WalkerError: If no valid control is found for a design in `max_trials`
       tries (the message names the seed and the distance).
   """
+  if per_design < 1:
+    raise WalkerError(f'per_design must be at least 1, got {per_design}')
   rng = _rng(random_seed, _MUTATION_STREAM)
   length = constraints.sequence_length
   taken = {d.sequence for d in designs} | {d.seed for d in designs}
   tries_per_draw = 32
-  controls = []
-  for number, design in enumerate(designs):
+  order = sorted(
+    range(len(designs)),
+    key=lambda i: (
+      designs[i].seed,
+      designs[i].distance_to_seed,
+      designs[i].sequence,
+    ),
+  )
+  found: Dict[int, List[Design]] = {}
+  for number in order:
+    design = designs[number]
     distance = design.distance_to_seed
     if len(design.seed) != length or not 1 <= distance <= length:
       raise WalkerError(
@@ -701,38 +719,42 @@ def matched_random_mutants(
         f'{length}'
       )
     seed_codes = constraints_lib.encode([design.seed], length)
-    control = None
-    tries = 0
-    while control is None and tries < max_trials:
-      count = min(tries_per_draw, max_trials - tries)
-      tries += count
-      mutants = constraints_lib.decode(
-        _mutate_codes(
-          np.repeat(seed_codes, count, axis=0),
-          np.full(count, distance),
-          rng,
+    found[number] = []
+    for _ in range(per_design):
+      control = None
+      tries = 0
+      while control is None and tries < max_trials:
+        count = min(tries_per_draw, max_trials - tries)
+        tries += count
+        mutants = constraints_lib.decode(
+          _mutate_codes(
+            np.repeat(seed_codes, count, axis=0),
+            np.full(count, distance),
+            rng,
+          )
+        )
+        for mutant in mutants:
+          if mutant not in taken and constraints.allows(mutant):
+            control = mutant
+            break
+      if control is None:
+        raise WalkerError(
+          f'no valid random mutant of seed {design.seed!r} at distance '
+          f'{distance} in {max_trials} tries (design {number})'
+        )
+      taken.add(control)
+      found[number].append(
+        Design(
+          sequence=control,
+          seed=design.seed,
+          parent=design.seed,
+          walker='random_matched',
+          step=design.step,
+          distance_to_seed=distance,
+          distance_to_parent=distance,
+          score=math.nan,
         )
       )
-      for mutant in mutants:
-        if mutant not in taken and constraints.allows(mutant):
-          control = mutant
-          break
-    if control is None:
-      raise WalkerError(
-        f'no valid random mutant of seed {design.seed!r} at distance '
-        f'{distance} in {max_trials} tries (design {number})'
-      )
-    taken.add(control)
-    controls.append(
-      Design(
-        sequence=control,
-        seed=design.seed,
-        parent=design.seed,
-        walker='random_matched',
-        step=design.step,
-        distance_to_seed=distance,
-        distance_to_parent=distance,
-        score=math.nan,
-      )
-    )
-  return controls
+  return [
+    control for number in range(len(designs)) for control in found[number]
+  ]
