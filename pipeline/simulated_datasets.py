@@ -216,6 +216,9 @@ def ensure(recipe_path: str, save_base: str, log=print) -> str:
     sizes = {name: os.path.getsize(os.path.join(made, name)) for name in found}
     with open(os.path.join(made, COMPLETE_MARKER), 'w') as f:
       json.dump({'files': found, 'sizes': sizes}, f, indent=2, sort_keys=True)
+    if _is_complete(target, recipe):
+      # Another run made it meanwhile; keep theirs, which may be in use.
+      return target
     if os.path.lexists(target):
       # A partial or outdated copy: replace it whole.
       shutil.rmtree(target)
