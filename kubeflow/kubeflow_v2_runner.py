@@ -201,11 +201,11 @@ def build_pipeline(
   """The pipeline for these options (validates the dataset first)."""
   check_options(kf)
   input_dir = resolve_input_dir(options)
-  dataset = configs.DATASETS.get(options.dataset)
-  if not options.input_dir and dataset and dataset.recipe:
+  recipe = run_options.dataset_recipe(options)
+  if recipe:
     # Simulating 180 MB of reads is the local runner's job, not a compile's.
     raise InputError(
-      f'--dataset={options.dataset} is simulated from {dataset.recipe} by '
+      f'--dataset={options.dataset} is simulated from {recipe} by '
       f'the local runner on first use (into {input_dir}); make it with '
       f'`python -m pipeline.local_runner --dataset={options.dataset}`, copy '
       'it where the cluster can read it and pass --input_dir'

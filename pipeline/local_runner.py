@@ -214,11 +214,11 @@ def make_simulated_dataset(options: RunOptions) -> None:
     InputError: the recipe is unusable or the simulator does not reproduce
       it.
   """
-  dataset = configs.DATASETS.get(options.dataset)
-  if options.input_dir or dataset is None or not dataset.recipe:
+  recipe = run_options.dataset_recipe(options)
+  if not recipe:
     return
   try:
-    simulated_datasets.ensure(dataset.recipe, options.save_base)
+    simulated_datasets.ensure(recipe, options.save_base)
   except simulated_datasets.SimulatedDatasetError as e:
     raise InputError(f'--dataset={options.dataset}: {e}') from e
 

@@ -742,6 +742,13 @@ def join_uri(root: str, *parts: str) -> str:
   return '/'.join([root.rstrip('/'), *parts])
 
 
+def dataset_recipe(options: RunOptions) -> str:
+  """The --dataset's simulation recipe; '' with --input_dir or none."""
+  if options.input_dir or options.dataset not in configs.DATASETS:
+    return ''
+  return configs.DATASETS[options.dataset].recipe
+
+
 def resolve_input_dir(options: RunOptions) -> str:
   """`--input_dir` if given, else the registered dataset's directory."""
   if options.input_dir:
@@ -751,11 +758,10 @@ def resolve_input_dir(options: RunOptions) -> str:
       f'--dataset={options.dataset!r} is not registered; known datasets: '
       f'{sorted(configs.DATASETS)} (or pass --input_dir)'
     )
-  dataset = configs.DATASETS[options.dataset]
-  if dataset.recipe:
+  if dataset_recipe(options):
     # Made from its recipe by the runner (pipeline/simulated_datasets.py).
     return simulated_datasets.dataset_dir(options.save_base, options.dataset)
-  return dataset.input_dir
+  return configs.DATASETS[options.dataset].input_dir
 
 
 def dataset_kind(options: RunOptions, input_dir: str) -> str:

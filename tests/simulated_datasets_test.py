@@ -162,3 +162,12 @@ def test_a_recipe_dataset_lives_under_save_base(tmp_path):
   assert run_options.resolve_input_dir(given) == '/data/x'
   local_runner.make_simulated_dataset(given)
   assert not (tmp_path / simulated_datasets.DATASETS_FOLDER).exists()
+
+
+def test_every_registered_recipe_is_named_as_its_dataset():
+  # The runner looks for a made dataset under its registered name, and the
+  # recipe makes it under the recipe's name: they must agree.
+  recipes = {n: d.recipe for n, d in configs.DATASETS.items() if d.recipe}
+  assert recipes
+  for name, path in recipes.items():
+    assert simulated_datasets.Recipe.load(path).name == name
