@@ -1,5 +1,7 @@
 """Tests for the sequence encodings and the normalisers (hand-computed)."""
 
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -68,6 +70,22 @@ def test_kmer_counts_skip_windows_with_unknown_bases():
   counts = encodings.kmer_counts(one_hot, 3, 2).numpy()[0]
   assert counts[:4].tolist() == [2, 0, 0, 0]
   assert counts[4:].sum() == 0  # Both 2-mers contain the N.
+
+
+def test_kmer_counts_equal_a_python_count_on_random_sequences():
+  rng = np.random.default_rng(3)
+  sequences = [''.join(rng.choice(list('ACGTN'), 12)) for _ in range(50)]
+  one_hot = encodings.one_hot_encode(
+    tf.constant([s.encode() for s in sequences]), 12
+  )
+  counts = encodings.kmer_counts(one_hot, 12, 6).numpy()
+  for row, sequence in zip(counts, sequences):
+    expected = []
+    for k in range(1, 7):
+      kmers = [''.join(p) for p in itertools.product('ATGC', repeat=k)]
+      windows = [sequence[i : i + k] for i in range(len(sequence) + 1 - k)]
+      expected += [windows.count(kmer) for kmer in kmers]
+    np.testing.assert_array_equal(row, expected)
 
 
 def test_kmer_null_statistics_match_the_binomial():
