@@ -35,7 +35,7 @@ prints only the ceilings on their unseen sequences, without training.
 
 Usage: python benchmarks/model_quality.py [--scenarios demo,selex]
   [--work_dir DIR] [--json PATH] [--num_replicas N] [--ceilings_only]
-  [--override FIELD=VALUE ...]
+  [--override FIELD=VALUE ...] [--runner_flag=--FLAG=VALUE ...]
 """
 
 import argparse
@@ -100,7 +100,19 @@ def _simulate(name: str, directory: str, overrides: Dict[str, float]) -> int:
   return sum(1 for _ in tf.data.TFRecordDataset(files, 'GZIP'))
 
 
-def _run_pipeline(data: str, save_base: str, name: str, replicas: int):
+def _run_name(label: str, runner_flags: List[str]) -> str:
+  """The run's name: the scenario's label, then any runner flags."""
+  suffix = ''.join(f',{f.lstrip("-").replace("/", "_")}' for f in runner_flags)
+  return label + suffix
+
+
+def _run_pipeline(
+  data: str,
+  save_base: str,
+  name: str,
+  replicas: int,
+  runner_flags: List[str],
+):
   command = [
     sys.executable,
     '-m',
@@ -109,6 +121,7 @@ def _run_pipeline(data: str, save_base: str, name: str, replicas: int):
     f'--save_base={save_base}',
     f'--run_name={name}',
     f'--num_replicas={replicas}',
+    *runner_flags,
   ]
   log = os.path.join(save_base, f'{name}.console.txt')
   os.makedirs(save_base, exist_ok=True)
@@ -154,17 +167,20 @@ def measure(
   work_dir: str,
   replicas: int,
   overrides: Optional[Dict[str, float]] = None,
+  runner_flags: Optional[List[str]] = None,
 ) -> Row:
   overrides = overrides or {}
+  runner_flags = list(runner_flags or [])
   label = _label(name, overrides)
   data = os.path.join(work_dir, 'data', label)
   examples = _simulate(name, data, overrides)
   save_base = os.path.join(work_dir, 'runs')
+  run_name = _run_name(label, runner_flags)
   start = time.monotonic()
-  _run_pipeline(data, save_base, label, replicas)
+  _run_pipeline(data, save_base, run_name, replicas, runner_flags)
   minutes = (time.monotonic() - start) / 60
   options = local_runner.RunOptions(
-    save_base=save_base, run_name=label, num_replicas=replicas
+    save_base=save_base, run_name=run_name, num_replicas=replicas
   )
   evaluation = local_runner.latest_artifact(
     options, 'ModelEvaluation', 'Evaluator'
@@ -203,7 +219,7 @@ def measure(
     print('  judging the designs (oracle walk)', flush=True)
     design = design_truth.judge(designs.uri, data).as_dict()
   return Row(
-    scenario=label,
+    scenario=run_name,
     examples=examples,
     minutes=round(minutes, 1),
     blessed=blessed,
@@ -413,6 +429,14 @@ def main():
     '(repeatable; the tables name the scenario with its overrides)',
   )
   parser.add_argument(
+    '--runner_flag',
+    action='append',
+    default=[],
+    metavar='--FLAG=VALUE',
+    help='a flag passed to every pipeline run, e.g. --kmer_k_max=6 '
+    '(repeatable; the tables name the scenario with its flags)',
+  )
+  parser.add_argument(
     '--ceilings_only',
     action='store_true',
     help='only the noise-free ceilings on the unseen sets, no training',
@@ -432,7 +456,11 @@ def main():
   for name in filter(None, args.scenarios.split(',')):
     print(f'scenario {name}: simulating and running the pipeline', flush=True)
     row = measure(
-      name, args.work_dir, args.num_replicas, _overrides(args.override)
+      name,
+      args.work_dir,
+      args.num_replicas,
+      _overrides(args.override),
+      args.runner_flag,
     )
     print(
       f'  {row.examples} examples, {row.minutes} min, blessed {row.blessed}',
