@@ -26,9 +26,15 @@ def simulated():
   counts = np.stack([result.counts[r] for r in signs.reads], axis=1)
   observed = counts.sum(axis=1) > 0
   sequences = [s for s, keep in zip(result.sequences, observed) if keep]
-  one_hot = encodings.one_hot_encode(
-    tf.constant(sequences), result.experiment.sequence_length
-  ).numpy()
+  length = result.experiment.sequence_length
+  one_hot = encodings.one_hot_encode(tf.constant(sequences), length)
+  # The default inputs: one-hot and k-mer counts.
+  features = {
+    encodings.ONE_HOT_FEATURE: one_hot.numpy(),
+    encodings.KMER_FEATURE: encodings.standardized_kmer_counts(
+      one_hot, length, model_options.ModelOptions().kmer_k_max
+    ).numpy(),
+  }
   parents = experiment_lib.parent_counts(result.experiment)
   library = np.stack(
     [
@@ -37,7 +43,7 @@ def simulated():
     ],
     axis=1,
   )[observed]
-  return result.experiment, signs, one_hot, counts[observed], library
+  return result.experiment, signs, features, counts[observed], library
 
 
 def _normalise(counts, norm):
@@ -55,7 +61,7 @@ def _normalise(counts, norm):
 @pytest.mark.parametrize('output_layer', sweep.OUTPUT_LAYERS)
 @pytest.mark.parametrize('loss_name', sweep.LOSSES)
 def test_combination_trains_without_nan(simulated, output_layer, loss_name):
-  experiment, signs, one_hot, counts, parent_counts = simulated
+  experiment, signs, features, counts, parent_counts = simulated
   options = model_options.ModelOptions(
     output_layer=output_layer,
     loss_name=loss_name,
@@ -69,7 +75,7 @@ def test_combination_trains_without_nan(simulated, output_layer, loss_name):
   train_model.compile(
     optimizer=keras.optimizers.Adam(1e-3), loss=losses.LOSSES[loss_name]
   )
-  inputs = {encodings.ONE_HOT_FEATURE: one_hot}
+  inputs = dict(features)
   if model_lib.PARENT_INPUT in model.input:
     inputs[model_lib.PARENT_INPUT] = _normalise(parent_counts, 'STANDARDIZE')
   targets = _normalise(counts, options.loss_norm)

@@ -75,7 +75,7 @@ class ModelOptions:
   dependency_norm: str = 'STANDARDIZE'
   standardize_log_transform: bool = True
   binarize_threshold: float = 1.0
-  input_features: Tuple[str, ...] = ('SEQUENCE_ONE_HOT',)
+  input_features: Tuple[str, ...] = ('SEQUENCE_ONE_HOT', 'SEQUENCE_KMER_COUNT')
   kmer_k_max: int = 4
   additional_outputs: Tuple[str, ...] = ()
   affinity_target_map: Dict[str, List[str]] = dataclasses.field(
