@@ -100,9 +100,14 @@ def _simulate(name: str, directory: str, overrides: Dict[str, float]) -> int:
   return sum(1 for _ in tf.data.TFRecordDataset(files, 'GZIP'))
 
 
-def _run_name(label: str, runner_flags: List[str]) -> str:
-  """The run's name: the scenario's label, then any runner flags."""
-  suffix = ''.join(f',{f.lstrip("-").replace("/", "_")}' for f in runner_flags)
+def _run_name(label: str, replicas: int, runner_flags: List[str]) -> str:
+  """The run's name: the scenario's label, replicas, then any runner flags.
+
+  A configuration of its own gets a run of its own: in a shared run the
+  earlier blessed model would be the Evaluator's baseline.
+  """
+  suffix = f',replicas={replicas}' if replicas > 1 else ''
+  suffix += ''.join(f',{f.lstrip("-").replace("/", "_")}' for f in runner_flags)
   return label + suffix
 
 
@@ -139,6 +144,8 @@ def _evaluator_metrics(evaluation_uri: str):
       continue
     for kv in metrics.metric_keys_and_values:
       key, value = kv.key, kv.value.double_value.value
+      if key.is_diff:  # A change against a blessed baseline, not a value.
+        continue
       if key.name == 'auc/true_top_1p' and not key.output_name:
         count_auc = value
       if key.name in (
@@ -175,7 +182,7 @@ def measure(
   data = os.path.join(work_dir, 'data', label)
   examples = _simulate(name, data, overrides)
   save_base = os.path.join(work_dir, 'runs')
-  run_name = _run_name(label, runner_flags)
+  run_name = _run_name(label, replicas, runner_flags)
   start = time.monotonic()
   _run_pipeline(data, save_base, run_name, replicas, runner_flags)
   minutes = (time.monotonic() - start) / 60

@@ -50,8 +50,9 @@ def test_the_demo_runs_from_simulated_reads_to_judged_designs(tmp_path):
     options.run_dir, dataset_dir=made, model_dir=pushed
   )
   target = next(s for s in scores.scores if s.molecule == 'target')
-  # Chance is 0.5; the counted demo's model reaches about 0.84.
-  assert target.auc_true_top_1p > 0.75
+  # Chance is 0.5. With k-mer counts as inputs the default model reaches
+  # about 0.99 (0.992 from reads); with the one-hot alone it reached 0.86.
+  assert target.auc_true_top_1p > 0.95
   assert 'Designs against the simulator' in text
   assert 'oracle efficiency' in text
 

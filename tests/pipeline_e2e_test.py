@@ -53,8 +53,9 @@ def test_pushed_model_recovers_true_binders(runs):
   score = truth_scoring.score(runs['first'].latest_pushed, examples, truth)
   assert score.num_sequences > 1000
   assert score.num_true_top >= 10
-  # Chance is 0.5; a model that learned the binding motifs is far above.
-  assert score.auc_true_top_1p > 0.75
+  # Chance is 0.5. The default model, with k-mer counts as inputs, ranks
+  # the true binders at about 0.99; the one-hot alone reached 0.84-0.86.
+  assert score.auc_true_top_1p > 0.95
   assert score.spearman > 0.0
 
 
