@@ -175,6 +175,13 @@ class RunOptions:
     'Keep the parsed training split in memory after the first epoch '
     '(turn off for splits larger than memory).',
   )
+  steps_per_execution: int = _opt(
+    _TRAINING.steps_per_execution,
+    'Training steps per call of the compiled training function (at most '
+    f'{training_lib.MAX_STEPS_PER_EXECUTION}; with --epoch_size, the largest '
+    "divisor of the epoch's steps up to it). Same updates as 1, less "
+    'per-step overhead.',
+  )
   stability_auc_drop: float = _opt(
     _TRAINING.stability_auc_drop,
     'Call the run unstable when validation auc/true_top_1p stays more than '
@@ -543,6 +550,7 @@ def training(options: RunOptions) -> training_lib.TrainingConfig:
     stability_auc_drop=options.stability_auc_drop,
     stability_auc_epochs=options.stability_auc_epochs,
     stability_loss_factor=options.stability_loss_factor,
+    steps_per_execution=options.steps_per_execution,
   )
 
 

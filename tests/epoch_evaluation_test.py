@@ -48,6 +48,33 @@ def test_tables_have_per_output_loss_and_the_mean_row(tmp_path):
   assert table['a']['count'] == reference['a']['count'] == 200
   # The mean metrics reach the Keras logs with the val_ prefix.
   assert logs['val_auc/true_top_1p'] == reference['mean']['auc/true_top_1p']
+  assert logs['val_loss'] == table['mean']['loss']
+  assert 'loss' not in logs  # The training loss is Keras' own.
+
+
+def test_validation_loss_equals_a_keras_evaluation_pass():
+  # The loss Keras computed in its own validation pass, which the training
+  # loop no longer makes, with no target unobserved.
+  import keras
+
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(3000, 4)).astype(np.float32)
+  y = rng.normal(size=(3000, 2)).astype(np.float32)
+  inputs = keras.Input((4,))
+  model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+  model.compile(loss=losses.LOSSES['SQUARED_ERROR'])
+  keras_loss = model.evaluate(x, y, batch_size=1024, verbose=0)
+  callback = epoch_evaluation.EpochEvaluation(
+    predict_fn=epoch_evaluation.compiled_predict_fn(model),
+    datasets={'validation': (x, (np.zeros_like(y, np.float64), y))},
+    output_names=['a', 'b'],
+    loss_fn=lambda t, p: losses.per_example_and_target('SQUARED_ERROR', t, p),
+    print_fn=None,
+    summary_fn=None,
+  )
+  logs = {}
+  callback.on_epoch_end(0, logs)
+  assert logs['val_loss'] == pytest.approx(keras_loss, rel=1e-5)
 
 
 def test_report_is_strict_json_lines(tmp_path):

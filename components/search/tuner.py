@@ -6,7 +6,8 @@ and loss normaliser from its model options) over the original's ranges
 (`components.search.search_space`). The objective is the validation
 `auc/true_top_1p` averaged over outputs (maximised, the original's default
 `tuner_loss`) or the validation loss (minimised), both computed each epoch
-by the same code as the Trainer's reports. Infeasible conv stacks fail
+by the same code as the Trainer's reports (Keras makes no validation pass
+of its own). Infeasible conv stacks fail
 their trial and the search goes on.
 """
 
@@ -56,13 +57,15 @@ class AptamerHyperModel(keras_tuner.HyperModel):
     # The evaluation must log the objective before KerasTuner's own
     # callbacks read it at the end of each epoch, so it goes first.
     callbacks = [
+      training_callbacks.EpochTrainingLoss(),
       run_setup.divergence_guard(self._run),
       run_setup.epoch_evaluation_callback(
         model, self._data, self._run.options.loss_name
       ),
     ] + list(callbacks or [])
     try:
-      return model.fit(*args, callbacks=callbacks, **kwargs)
+      with run_setup.whole_split_epochs(self._run.training):
+        return model.fit(*args, callbacks=callbacks, **kwargs)
     except training_callbacks.TrainingDivergedError as e:
       # A diverged trial is a failed trial; the search goes on.
       raise keras_tuner.errors.FailedTrialError(str(e)) from e
@@ -114,7 +117,6 @@ def build_search(
   )
   fit_kwargs = {
     'x': data.train,
-    'validation_data': data.validation,
     'verbose': 2,
     **data.fit_kwargs,
   }

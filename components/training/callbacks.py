@@ -3,6 +3,8 @@
 * `DivergenceGuard`: stops a run whose loss diverged (NaN, above the
   original's MAX_COST of 5e3, or below the loss's lower bound) with an error
   instead of exporting garbage.
+* `EpochTrainingLoss`: logs the epoch's training loss where Keras, running
+  several steps per execution, left it out.
 * `BestEpochKeeper`: every `interval` epochs, keeps the weights with the
   best validation metric (the original's `model.ckpt-lowest_val_loss`
   compared the loss), so the exported model is the best one, and says which
@@ -48,16 +50,52 @@ class DivergenceGuard(keras.callbacks.Callback):
     self._epoch = epoch
 
   def on_train_batch_end(self, batch, logs=None):
-    loss = (logs or {}).get('loss')
+    # With several steps per execution, Keras calls this once per execution
+    # (`batch` is that execution's first step), with the epoch's running
+    # mean loss, which a NaN step keeps NaN.
+    self._check((logs or {}).get('loss'), f'batch {batch + 1}')
+
+  def on_epoch_end(self, epoch, logs=None):
+    # An epoch shorter than one execution returns no batch logs at all.
+    self._check(_tracked_loss(self.model), 'its last batch')
+
+  def _check(self, loss, where: str) -> None:
     if loss is None:
       return
     loss = float(loss)
     if math.isnan(loss) or loss > self._upper or loss < self._lower:
       raise TrainingDivergedError(
-        f'training diverged in epoch {self._epoch + 1}, batch {batch + 1}: '
+        f'training diverged in epoch {self._epoch + 1}, {where}: '
         f'loss {loss} is outside [{self._lower}, {self._upper}]; try a '
         'lower learning rate'
       )
+
+
+def _tracked_loss(model) -> Optional[float]:
+  """The mean training loss of the epoch so far, from the loss tracker."""
+  if model is None:
+    return None
+  value = model.get_metrics_result().get('loss')
+  return None if value is None else float(value)
+
+
+class EpochTrainingLoss(keras.callbacks.Callback):
+  """Logs the epoch's training loss where Keras left it out.
+
+  With several steps per execution, an epoch that runs out of data inside
+  its first execution (fewer batches than `steps_per_execution`) returns no
+  step logs, and Keras then logs no `loss` for it. The model's loss tracker
+  still holds the mean over every batch the epoch trained, which is what
+  Keras logs for every other epoch. It must come before callbacks that read
+  `loss`.
+  """
+
+  def on_epoch_end(self, epoch, logs=None):
+    if logs is None or 'loss' in logs:
+      return
+    loss = _tracked_loss(self.model)
+    if loss is not None:
+      logs['loss'] = loss
 
 
 class BestEpochKeeper(keras.callbacks.Callback):

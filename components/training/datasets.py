@@ -263,8 +263,6 @@ class TrainingData:
 
   Attributes:
     train: (inputs, normalised labels) batches after preprocessing.
-    validation: the validation split as (inputs, normalised labels), all
-      examples (the original evaluated with PREPROCESS_ALL_COUNTS).
     fit_kwargs: extra `fit` arguments (epochs, steps_per_epoch).
     rank_samples: name -> (inputs, (raw labels, normalised labels)) for the
       per-epoch reports, training and validation: the whole split, or with
@@ -273,7 +271,6 @@ class TrainingData:
   """
 
   train: tf.data.Dataset
-  validation: tf.data.Dataset
   fit_kwargs: Dict[str, Any]
   rank_samples: Dict[str, Any]
   spec: DataSpec
@@ -325,20 +322,10 @@ def prepare(
     zero,
     template,
   )
-  validation = batches(
-    fn_args.eval_files, EVAL_BATCH_SIZE, training.eval_size > 0
-  )
-  if training.eval_size:
-    validation = (
-      validation.unbatch().take(training.eval_size).batch(EVAL_BATCH_SIZE)
-    )
-  validation = validation.map(
-    lambda b: (model_inputs(b, spec), labels(b, spec, raw=False))
-  )
   fit_kwargs = {'epochs': training.epochs}
-  if training.epoch_size:
+  if training.steps_per_epoch:
     train = train.repeat()
-    fit_kwargs['steps_per_epoch'] = max(1, training.epoch_size // training.mbsz)
+    fit_kwargs['steps_per_epoch'] = training.steps_per_epoch
   rank_samples = {}
   for name, files in (
     ('training', fn_args.train_files),
@@ -363,7 +350,6 @@ def prepare(
   train = train.with_options(data_options)
   return TrainingData(
     train.prefetch(tf.data.AUTOTUNE),
-    validation.prefetch(tf.data.AUTOTUNE),
     fit_kwargs,
     rank_samples,
     spec,

@@ -6,7 +6,9 @@ every evaluation, as the original's shuffled queue), and `rank_metrics` scores
 the predictions against the raw counts, per output and as the mean row. The
 tables are printed, the mean metrics are added to the Keras logs (so
 TensorBoard, the history and KerasTuner objectives see them as
-`auc/true_top_1p` and `val_auc/true_top_1p`), and each epoch's tables are
+`auc/true_top_1p` and `val_auc/true_top_1p`; the validation loss as
+`val_loss`: the training loop makes no second pass over the validation
+split), and each epoch's tables are
 written to a JSON-lines report (one line per epoch), with the seconds each
 split's evaluation took (drawing the sample, predicting, the metrics): at
 scale the report costs as much as an epoch's training, and this says where.
@@ -298,6 +300,10 @@ class EpochEvaluation(keras.callbacks.Callback):
       prefix = 'val_' if name == 'validation' else ''
       for metric in LOGGED_METRICS:
         logs[prefix + metric] = table[rank_metrics.MEAN_ROW][metric]
+      if prefix:
+        # Keras logs the training loss itself (the mean over the epoch's
+        # batches); the validation loss is this split's.
+        logs[prefix + 'loss'] = table[rank_metrics.MEAN_ROW]['loss']
 
 
 def _column_nanmean(values: np.ndarray) -> List[float]:

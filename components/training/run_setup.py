@@ -1,9 +1,11 @@
 """The set-up every training run shares: the Trainer, each Tuner trial and
 the replica report parse their configuration, data and model here."""
 
+import contextlib
 import dataclasses
 from typing import Any
 from typing import Dict
+import warnings
 
 import keras
 import tensorflow_transform as tft
@@ -85,6 +87,7 @@ def build_and_compile(run: RunSetup):
   train_model.compile(
     optimizer=network.make_optimizer(run.hparams),
     loss=losses.LOSSES[run.options.loss_name],
+    steps_per_execution=run.training.execution_steps(),
   )
   return model, train_model
 
@@ -120,3 +123,20 @@ def divergence_guard(run: RunSetup) -> training_callbacks.DivergenceGuard:
   return training_callbacks.DivergenceGuard(
     lower_bound=losses.lower_bound(run.options.loss_name)
   )
+
+
+@contextlib.contextmanager
+def whole_split_epochs(training: training_lib.TrainingConfig):
+  """Silences Keras' out-of-data warning where running out is the plan.
+
+  An epoch over the whole training split (no `epoch_size`) ends where the
+  data ends, usually inside an execution of several steps; Keras then
+  warns as if data were missing, although every batch was trained. With
+  `epoch_size` the data repeat, and the warning would be real: it stays.
+  """
+  with warnings.catch_warnings():
+    if not training.steps_per_epoch:
+      warnings.filterwarnings(
+        'ignore', message='Your input ran out of data', category=UserWarning
+      )
+    yield

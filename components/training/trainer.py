@@ -92,19 +92,22 @@ def train_and_export(fn_args: tfx.components.FnArgs) -> None:
     os.path.join(fn_args.model_run_dir, keys.EPOCH_REPORT_FILENAME),
   )
   thresholds = run.training.stability_thresholds()
-  history = train_model.fit(
-    data.train,
-    validation_data=data.validation,
-    callbacks=[
-      run_setup.divergence_guard(run),
-      evaluation,
-      training_callbacks.StabilityWatch(evaluation, thresholds),
-      best,
-      keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
-    ],
-    verbose=2,
-    **data.fit_kwargs,
-  )
+  # No validation_data: the epoch evaluation scores the validation split and
+  # logs its loss, so Keras need not predict it a second time.
+  with run_setup.whole_split_epochs(run.training):
+    history = train_model.fit(
+      data.train,
+      callbacks=[
+        training_callbacks.EpochTrainingLoss(),
+        run_setup.divergence_guard(run),
+        evaluation,
+        training_callbacks.StabilityWatch(evaluation, thresholds),
+        best,
+        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+      ],
+      verbose=2,
+      **data.fit_kwargs,
+    )
   _write_json(fn_args.model_run_dir, keys.HISTORY_FILENAME, history.history)
   write_stability(fn_args.model_run_dir, evaluation.tables, thresholds)
   best_epoch = best.restore_best()
