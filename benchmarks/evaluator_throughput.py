@@ -1,15 +1,20 @@
 """Evaluator throughput: TFMA in Beam versus numpy on in-memory arrays.
 
-Evaluates one trained model on the held-out (`eval`) split of a simulated
-dataset larger than the demo, three ways in one process on the same examples:
+Evaluates one trained model on the held-out (`test`) split of a simulated
+dataset larger than the demo, four ways in one process on the same examples:
 
   * Evaluator: the TFX Evaluator's own executor
     (`tfx.components.evaluator.executor.Executor.Do`) with the artifacts of
-    this benchmark's pipeline run and the pipeline's EvalConfig
+    this benchmark's pipeline run, the pipeline's EvalConfig
     (`make_eval_config`: ExampleCount and AptamerRankMetrics, overall and two
-    feature slices), on the Beam DirectRunner in_memory, end to end (model
-    loading, reading the gzip TFRecords, predicting, slicing, metrics,
-    writing the results);
+    feature slices) and the pipeline's `module_path`
+    (`evaluator_extractors`: TFMA's default extractors, each batch trimmed
+    to what slicing and metrics read, unbatched with numpy, slice keys
+    cached per slicing value), on the Beam DirectRunner in_memory, end to
+    end (model loading, reading the gzip TFRecords, predicting, slicing,
+    metrics, writing the results);
+  * the same executor without a module: TFMA's default extractors, as the
+    Evaluator ran before;
   * baseline, metrics only: `rank_metrics.evaluation_table` on the raw counts
     and the model's predictions, both already numpy arrays in memory;
   * baseline, predict + metrics: the same plus predicting the examples with
@@ -17,9 +22,12 @@ dataset larger than the demo, three ways in one process on the same examples:
     is timed apart). Both baselines are medians of 5 repeats.
 
 Reports examples/second of each, their ratios, and checks that the overall
-mean `auc/true_top_1p` of TFMA equals the numpy one (to 1e-6). The first run
-simulates the dataset and runs the pipeline up to the Trainer (1 epoch, a
-small network) into `--work_dir`; later runs reuse both.
+mean `auc/true_top_1p` of TFMA equals the numpy one (to 1e-6) and that both
+Evaluator runs wrote the same metric keys, values (every slice; to 1e-6,
+as two runs of either differ in float32 rounding of batch-dependent
+predictions) and blessing. The first run simulates the dataset and runs
+the pipeline up to the Trainer (1 epoch, a small network) into
+`--work_dir`; later runs reuse both.
 
 Usage: python benchmarks/evaluator_throughput.py [--num_families 50000]
   [--work_dir DIR]
@@ -115,8 +123,14 @@ def _trained_model(options):
   )
 
 
-def _run_evaluator(examples, model, eval_config, options, output_dir):
-  """The Evaluator's executor on the eval split: seconds, results URI."""
+def _run_evaluator(
+  examples, model, eval_config, options, output_dir, module_path
+):
+  """The Evaluator's executor on the test split: seconds, results URI.
+
+  `module_path` is the Evaluator's (its custom extractors); None runs
+  TFMA's default extractors.
+  """
   shutil.rmtree(output_dir, ignore_errors=True)
   evaluation = standard_artifacts.ModelEvaluation()
   evaluation.uri = os.path.join(output_dir, 'evaluation')
@@ -131,6 +145,15 @@ def _run_evaluator(examples, model, eval_config, options, output_dir):
       unique_id='bench',
     )
   )
+  exec_properties = {
+    standard_component_specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(
+      eval_config
+    ),
+    # The split the pipeline's Evaluator reads (stages.evaluation_stage).
+    standard_component_specs.EXAMPLE_SPLITS_KEY: json.dumps([keys.TEST_SPLIT]),
+  }
+  if module_path:
+    exec_properties[standard_component_specs.MODULE_PATH_KEY] = module_path
   start = time.perf_counter()
   executor.Do(
     {
@@ -141,14 +164,46 @@ def _run_evaluator(examples, model, eval_config, options, output_dir):
       standard_component_specs.EVALUATION_KEY: [evaluation],
       standard_component_specs.BLESSING_KEY: [blessing],
     },
-    {
-      standard_component_specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(
-        eval_config
-      ),
-      standard_component_specs.EXAMPLE_SPLITS_KEY: 'null',
-    },
+    exec_properties,
   )
   return time.perf_counter() - start, evaluation.uri
+
+
+def _tfma_all_metrics(evaluation_uri):
+  """{(slice, metric key): value} of every written metric (a double, else
+  the serialized value)."""
+  return {
+    (str(m.slice_key), str(kv.key)): (
+      kv.value.double_value.value
+      if kv.value.HasField('double_value')
+      else kv.value.SerializeToString()
+    )
+    for m in tfma.load_metrics(evaluation_uri)
+    for kv in m.metric_keys_and_values
+  }
+
+
+def _compare_metrics(ours, theirs):
+  """(same keys, values bit-identical, largest |difference| of doubles).
+
+  NaN equals NaN. Two runs of the same extractors differ in the last
+  float32 bits too: TFMA batches dynamically and the model's kernels round
+  differently per batch.
+  """
+  if ours.keys() != theirs.keys():
+    return False, 0, float('inf')
+  identical, largest = 0, 0.0
+  for key, value in theirs.items():
+    other = ours[key]
+    if other == value or (
+      isinstance(value, float) and np.isnan(value) and np.isnan(other)
+    ):
+      identical += 1
+    elif isinstance(value, float):
+      largest = max(largest, abs(other - value))
+    else:
+      largest = float('inf')
+  return True, identical, largest
 
 
 def _tfma_overall_metric(evaluation_uri):
@@ -286,14 +341,34 @@ def main():
   )
   numpy_auc = table[rank_metrics.MEAN_ROW][_METRIC]
 
+  # The pipeline's Evaluator first (where the only run used to be), then
+  # TFMA's default extractors.
   tfma_seconds, evaluation_uri = _run_evaluator(
     examples,
     model,
     eval_config,
     options,
     os.path.join(options.run_dir, 'bench_evaluator'),
+    eval_config_lib.EVALUATOR_MODULE,
+  )
+  default_seconds, default_uri = _run_evaluator(
+    examples,
+    model,
+    eval_config,
+    options,
+    os.path.join(options.run_dir, 'bench_evaluator_default'),
+    None,
   )
   tfma_auc = _tfma_overall_metric(evaluation_uri)
+  ours, theirs = (
+    _tfma_all_metrics(evaluation_uri),
+    _tfma_all_metrics(default_uri),
+  )
+  same_keys, identical, largest = _compare_metrics(ours, theirs)
+  same_blessing = (
+    tfma.load_validation_result(evaluation_uri).validation_ok
+    == tfma.load_validation_result(default_uri).validation_ok
+  )
 
   # A rough split of the Evaluator's time (each measured apart).
   beam_seconds = _beam_startup_seconds(options)
@@ -305,6 +380,7 @@ def main():
     'metrics': num_examples / metrics_seconds,
     'predict+metrics': num_examples / (predict_seconds + metrics_seconds),
     'tfma': num_examples / tfma_seconds,
+    'tfma_default_extractors': num_examples / default_seconds,
   }
   print(
     f'\n{num_examples} eval examples ({len(targets)} outputs, '
@@ -324,6 +400,10 @@ def main():
   print(
     f'| Evaluator executor (TFMA, DirectRunner in_memory) | '
     f'{rates["tfma"]:,.0f} | {tfma_seconds:.2f} |'
+  )
+  print(
+    f'| Evaluator executor, TFMA default extractors (no module_path) | '
+    f'{rates["tfma_default_extractors"]:,.0f} | {default_seconds:.2f} |'
   )
   print(
     f'ratio Evaluator / metrics only: {rates["tfma"] / rates["metrics"]:.4f}'
@@ -349,6 +429,16 @@ def main():
     f'mean {_METRIC}: TFMA {tfma_auc:.9f}, numpy {numpy_auc:.9f}, '
     f'|difference| {difference:.2e} '
     f'({"OK" if difference <= 1e-6 else "MISMATCH"}, tolerance 1e-6)'
+  )
+  same_metrics = same_keys and largest <= 1e-6
+  print(
+    f'Evaluator with its module vs TFMA default extractors: '
+    f'{len(theirs)} metric values (slices x keys), '
+    f'{"same keys" if same_keys else "KEYS DIFFER"}, {identical} '
+    f'bit-identical, largest |difference| {largest:.1e} '
+    f'({"OK" if same_metrics else "MISMATCH"}, tolerance 1e-6); blessing '
+    f'{"equal" if same_blessing else "DIFFERS"}; speed-up '
+    f'{default_seconds / tfma_seconds:.2f}x'
   )
   print(json.dumps({'rates': rates, 'load': os.getloadavg()}))
 

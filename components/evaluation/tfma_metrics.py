@@ -17,6 +17,7 @@ from typing import Optional
 
 import apache_beam as beam
 import numpy as np
+from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.proto import config_pb2
@@ -110,6 +111,21 @@ def _scalar(value) -> Optional[float]:
   return None
 
 
+_ONE = (1,)
+
+
+def _all_scalars(values) -> bool:
+  """Whether each value is a numeric one-element 1-D array (as _scalar)."""
+  for value in values:
+    if (
+      type(value) is not np.ndarray
+      or value.shape != _ONE
+      or value.dtype.kind not in 'fiub'
+    ):
+      return False
+  return True
+
+
 class _RankMetricsCombiner(beam.CombineFn):
   """Gathers labels and predictions per output; ranks need them all.
 
@@ -141,6 +157,18 @@ class _RankMetricsCombiner(beam.CombineFn):
 
   def add_input(self, acc, element: metric_types.StandardMetricInputs):
     label, prediction = self._model_values(element)
+    if label is not None and prediction is not None:
+      # Every output one value (each example of an aptamer model): one
+      # check and append per value, no float() or per-output dispatch.
+      ys = [label.get(o) for o in self._outputs]
+      ps = [prediction.get(o) for o in self._outputs]
+      if _all_scalars(ys) and _all_scalars(ps):
+        for output, y, p in zip(self._outputs, ys, ps):
+          labels, predictions = acc[output]
+          # array('d') stores float(value), as _scalar does.
+          labels.append(y[0])
+          predictions.append(p[0])
+        return acc
     for output in self._outputs:
       labels, predictions = acc[output]
       if label is not None and prediction is not None:
@@ -159,7 +187,14 @@ class _RankMetricsCombiner(beam.CombineFn):
     """This model's label and prediction dicts, or (None, None)."""
     if not self._direct:
       return None, None
-    label, prediction = element.label, element.prediction
+    # The extracts' own keys first: the label/prediction properties cost
+    # a microsecond each (they also accept the legacy singular keys).
+    label = element.get(constants.LABELS_KEY)
+    if label is None:
+      label = element.label
+    prediction = element.get(constants.PREDICTIONS_KEY)
+    if prediction is None:
+      prediction = element.prediction
     if self._model_name:
       # Predictions are keyed by model; labels may be.
       if not isinstance(prediction, dict):
