@@ -107,8 +107,9 @@ def _run_name(label: str, replicas: int, runner_flags: List[str]) -> str:
   earlier blessed model would be the Evaluator's baseline.
   """
   suffix = f',replicas={replicas}' if replicas > 1 else ''
-  suffix += ''.join(f',{f.lstrip("-").replace("/", "_")}' for f in runner_flags)
-  return label + suffix
+  suffix += ''.join(f',{f.lstrip("-")}' for f in runner_flags)
+  # No path separator, and no glob character (the runner refuses those).
+  return (label + suffix).translate({ord(c): '_' for c in '/*?[]{}'})
 
 
 def _run_pipeline(

@@ -230,6 +230,7 @@ def run(options: RunOptions) -> None:
   full log goes to <run dir>/logs/run.log (`--verbosity=1`: to both).
   """
   options = options.with_vars()
+  check_run_dir_name(options)
   check_writable(options)
   with console.routed(options.run_dir, options.verbosity):
     make_simulated_dataset(options)
@@ -278,6 +279,25 @@ def _diagnose_unreadable_input(options: RunOptions, error: Exception) -> None:
   bad = record_check.first_bad_record(tf.io.gfile.glob(pattern))
   if bad is not None:
     raise InputError(bad.describe()) from error
+
+
+# Beam and TFX read their outputs back by file pattern under the run
+# directory, so a path holding one of these fails late and obscurely (Beam:
+# "src and dst files do not exist" after the first component).
+_PATTERN_CHARACTERS = '*?[]{}'
+
+
+def check_run_dir_name(options: RunOptions) -> None:
+  """Raises InputError if the run directory's path has a glob character."""
+  for flag in ('save_base', 'run_name'):
+    value = getattr(options, flag)
+    found = sorted({c for c in value if c in _PATTERN_CHARACTERS})
+    if found:
+      raise InputError(
+        f'--{flag}={value}: contains {" ".join(found)}, which Beam and TFX '
+        'read as file-pattern characters under the run directory; use '
+        'letters, digits, and - _ . , = instead'
+      )
 
 
 def check_writable(options: RunOptions) -> None:

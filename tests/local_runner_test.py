@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -26,6 +27,30 @@ def test_a_save_base_that_is_a_file_is_refused_naming_the_flag(tmp_path):
   options.save_base = str(blocker)
   with pytest.raises(local_runner.InputError, match='--save_base=.*file'):
     local_runner.run(options)
+
+
+@pytest.mark.parametrize(
+  'flag, value, named',
+  [
+    ('run_name', 'sweep,dropouts=[0.2,0.2]', '[ ]'),
+    ('run_name', 'try*', '*'),
+    ('save_base', 'runs{a,b}', '{ }'),
+  ],
+)
+def test_a_run_directory_with_pattern_characters_is_refused(
+  tmp_path, flag, value, named
+):
+  options = _options(tmp_path)
+  if flag == 'save_base':
+    value = str(tmp_path / value)
+  setattr(options, flag, value)
+  with pytest.raises(
+    local_runner.InputError,
+    match=f'--{flag}=.*: contains {re.escape(named)}, which Beam and TFX',
+  ) as refused:
+    local_runner.run(options)
+  assert named in str(refused.value)
+  assert not os.path.exists(options.run_dir)  # Refused before writing.
 
 
 def test_a_read_only_save_base_is_refused(tmp_path):
