@@ -115,7 +115,7 @@ def test_search_pins_the_optimizer_and_learning_rate_given():
   assert run_options.hparams(pinned)['optimizer'] == 'adam'
   assert run_options.hparams(pinned)['learn_rate'] == 0.01
   plain = run_options.hparams(run_options.RunOptions())
-  assert plain['optimizer'] == 'adam' and plain['learn_rate'] == 0.001
+  assert plain['optimizer'] == 'adam' and plain['learn_rate'] == 0.0005
 
 
 def test_flag_defaults_are_the_typed_configuration_defaults():
