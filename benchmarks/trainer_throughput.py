@@ -28,7 +28,6 @@ Usage: python benchmarks/trainer_throughput.py [--epochs 5] [--work_dir DIR]
 """
 
 import argparse
-import dataclasses
 import functools
 import json
 import os
@@ -146,12 +145,7 @@ def main():
 
   def compiled(steps_per_execution):
     keras.utils.set_random_seed(0)
-    training = dataclasses.replace(
-      run.training, steps_per_execution=steps_per_execution
-    )
-    return run_setup.build_and_compile(
-      dataclasses.replace(run, training=training)
-    )[1]
+    return run_setup.build_and_compile(run, steps_per_execution)[1]
 
   many = args.steps_per_execution
   runs = {}

@@ -94,3 +94,38 @@ def test_injection_masks_observed_zeros_and_adds_negatives():
   assert np.isnan(targets).sum() == 2  # The observed zeros.
   assert sorted(targets[~np.isnan(targets)].tolist()) == [0, 0, 0, 0, 2, 5]
   assert inputs[encodings.ONE_HOT_FEATURE].shape == (8, 16)
+
+
+def _counted_chunks(per_chunk):
+  """Chunks with targets a and b; an example is counted unless both are 0."""
+  chunks = []
+  for a, b in per_chunk:
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    chunks.append({'a': a, 'b': b, 'cluster': np.arange(len(a))})
+  return tf.data.Dataset.from_generator(
+    lambda: iter(chunks),
+    output_signature={
+      k: tf.TensorSpec([None], tf.int64) for k in ('a', 'b', 'cluster')
+    },
+  )
+
+
+def test_whole_split_batches_counts_what_preprocessing_keeps():
+  chunks = _counted_chunks(
+    [([0, 1, 0, 0, 2], [0, 0, 0, 3, 0]), ([0] * 4, [0, 0, 0, 9])]
+  )
+  spec = datasets.DataSpec(
+    targets=['a', 'b'],
+    additional_outputs=[],
+    input_features=[],
+    norm='STANDARDIZE',
+    parent_counts=False,
+  )
+  skip = model_options.ModelOptions(
+    preprocess_mode='PREPROCESS_SKIP_ALL_ZERO_COUNTS'
+  )
+  keep_all = model_options.ModelOptions(preprocess_mode='PREPROCESS_ALL_COUNTS')
+  # 4 of 9 examples have a count: 2 minibatches of 2, 1 of 4; all 9: 5 of 2.
+  assert datasets.whole_split_batches(chunks, spec, skip, 2) == 2
+  assert datasets.whole_split_batches(chunks, spec, skip, 4) == 1
+  assert datasets.whole_split_batches(chunks, spec, keep_all, 2) == 5

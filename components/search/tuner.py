@@ -51,7 +51,7 @@ class AptamerHyperModel(keras_tuner.HyperModel):
     reason = network.infeasibility(run.hparams, run.experiment.sequence_length)
     if reason:
       raise keras_tuner.errors.FailedTrialError(f'infeasible: {reason}')
-    return run_setup.build_and_compile(run)[1]
+    return run_setup.build_and_compile(run, self._data.steps_per_execution)[1]
 
   def fit(self, hp, model, *args, callbacks=None, **kwargs):
     # The evaluation must log the objective before KerasTuner's own

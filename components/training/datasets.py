@@ -175,6 +175,36 @@ def zero_count_features(
   return {n: float(out[n].numpy()[0]) for n in names}
 
 
+def _some_target_counted(chunk: Dict[str, tf.Tensor], spec: DataSpec):
+  """Per example: whether any target read counted it."""
+  return tf.reduce_any(
+    tf.stack([chunk[t] > 0 for t in spec.targets], axis=1), axis=1
+  )
+
+
+def whole_split_batches(
+  chunks: tf.data.Dataset,
+  spec: DataSpec,
+  options: options_lib.ModelOptions,
+  batch_size: int,
+) -> int:
+  """A lower bound of the minibatches of one epoch over the whole split.
+
+  The examples preprocessing keeps (all, or those a target read counted),
+  in minibatches; upsampling only adds copies. One pass over the training
+  chunks (it fills the parsed-split cache, which the first epoch then
+  reads).
+  """
+  if options.preprocess_mode == 'PREPROCESS_SKIP_ALL_ZERO_COUNTS':
+    sizes = chunks.map(
+      lambda c: tf.reduce_sum(tf.cast(_some_target_counted(c, spec), tf.int64))
+    )
+  else:
+    sizes = chunks.map(lambda c: tf.shape(c['cluster'], out_type=tf.int64)[0])
+  kept = int(sizes.reduce(tf.constant(0, tf.int64), lambda a, b: a + b))
+  return -(-kept // batch_size)
+
+
 def training_dataset(
   chunks: tf.data.Dataset,
   spec: DataSpec,
@@ -195,9 +225,7 @@ def training_dataset(
 
   def preprocess(chunk):
     if mode == 'PREPROCESS_SKIP_ALL_ZERO_COUNTS':
-      keep = tf.reduce_any(
-        tf.stack([chunk[t] > 0 for t in spec.targets], axis=1), axis=1
-      )
+      keep = _some_target_counted(chunk, spec)
       chunk = {k: tf.boolean_mask(v, keep) for k, v in chunk.items()}
     if options.total_reads_defining_positive > 0:
       chunk = upsample_positives(
@@ -268,12 +296,17 @@ class TrainingData:
       per-epoch reports, training and validation: the whole split, or with
       eval_size a `ShuffledQueue` drawing eval_size examples per report.
     spec: the columns read.
+    steps_per_execution: what the training model compiles with: the
+      configuration's `execution_steps()`, and for epochs over the whole
+      split at most the epoch's minibatches (Keras logs nothing, and its
+      progress line fails, for an epoch that ends inside its first call).
   """
 
   train: tf.data.Dataset
   fit_kwargs: Dict[str, Any]
   rank_samples: Dict[str, Any]
   spec: DataSpec
+  steps_per_execution: int = 1
 
 
 def prepare(
@@ -323,9 +356,18 @@ def prepare(
     template,
   )
   fit_kwargs = {'epochs': training.epochs}
+  steps_per_execution = training.execution_steps()
   if training.steps_per_epoch:
     train = train.repeat()
     fit_kwargs['steps_per_epoch'] = training.steps_per_epoch
+  else:
+    steps_per_execution = max(
+      1,
+      min(
+        steps_per_execution,
+        whole_split_batches(chunks, spec, options, training.mbsz),
+      ),
+    )
   rank_samples = {}
   for name, files in (
     ('training', fn_args.train_files),
@@ -353,4 +395,5 @@ def prepare(
     fit_kwargs,
     rank_samples,
     spec,
+    steps_per_execution,
   )

@@ -78,8 +78,14 @@ def affinity_axes(experiment, output_layer: str):
   return experiment_lib.selection_signs(experiment)
 
 
-def build_and_compile(run: RunSetup):
-  """(model, train_model): the full model and its compiled count output."""
+def build_and_compile(run: RunSetup, steps_per_execution: int):
+  """(model, train_model): the full model and its compiled count output.
+
+  Args:
+    run: the run's configuration.
+    steps_per_execution: training steps per call of the compiled training
+      function (`datasets.TrainingData.steps_per_execution`).
+  """
   model = network.build_model(
     run.hparams, run.experiment, run.options, run.signs
   )
@@ -87,7 +93,7 @@ def build_and_compile(run: RunSetup):
   train_model.compile(
     optimizer=network.make_optimizer(run.hparams),
     loss=losses.LOSSES[run.options.loss_name],
-    steps_per_execution=run.training.execution_steps(),
+    steps_per_execution=steps_per_execution,
   )
   return model, train_model
 

@@ -72,7 +72,9 @@ def train_and_export(fn_args: tfx.components.FnArgs) -> None:
   tft_output = tft.TFTransformOutput(fn_args.transform_output)
   keras.utils.set_random_seed(run.training.seed)
   data = run_setup.prepare_data(fn_args, tft_output, run)
-  model, train_model = run_setup.build_and_compile(run)
+  model, train_model = run_setup.build_and_compile(
+    run, data.steps_per_execution
+  )
   model.summary(print_fn=logging.info)
   _write_json(
     fn_args.model_run_dir,
