@@ -374,9 +374,8 @@ def design_markdown(rows: List[Row]) -> str:
   ]
   for row in rows:
     if not row.design:
-      lines.append(
-        f'| `{row.scenario}` | not blessed: no designs | | | | | | | |'
-      )
+      why = 'no designs' if row.blessed else 'not blessed: no designs'
+      lines.append(f'| `{row.scenario}` | {why} | | | | | | | |')
       continue
     d = row.design
     ratio = d['ratio_to_random']

@@ -142,6 +142,42 @@ def test_shuffled_queue_rejects_empty_splits_and_sizes():
     epoch_evaluation.ShuffledQueue(_split(5), size=0)
 
 
+def _in_memory(n):
+  ids = np.arange(n)
+  return ({'x': ids}, (ids, -ids))
+
+
+def test_in_memory_sample_draws_new_samples_repeatably_by_seed():
+  sample = epoch_evaluation.InMemorySample(_in_memory(100), size=30, seed=4)
+  draws = [_ids(sample.draw()) for _ in range(3)]
+  for d in draws:
+    assert len(d) == 30 and len(set(d)) == 30 and set(d) <= set(range(100))
+    assert d == sorted(d)  # Read front to back.
+  assert draws[0] != draws[1] != draws[2]
+  again = epoch_evaluation.InMemorySample(_in_memory(100), size=30, seed=4)
+  assert [_ids(again.draw()) for _ in range(3)] == draws
+  other = epoch_evaluation.InMemorySample(_in_memory(100), size=30, seed=5)
+  assert _ids(other.draw()) != draws[0]
+
+
+def test_in_memory_sample_covers_the_split_uniformly():
+  sample = epoch_evaluation.InMemorySample(_in_memory(20), size=5, seed=0)
+  seen = np.zeros(20)
+  for _ in range(400):
+    seen[_ids(sample.draw())] += 1
+  # Each example is drawn with probability 1/4: 100 of 400 draws, sd 8.7.
+  assert seen.min() > 60 and seen.max() < 140
+
+
+def test_in_memory_sample_returns_a_small_split_whole():
+  sample = epoch_evaluation.InMemorySample(_in_memory(6), size=10, seed=0)
+  assert _ids(sample.draw()) == list(range(6)) == _ids(sample.draw())
+  with pytest.raises(ValueError, match='no examples'):
+    epoch_evaluation.InMemorySample(_in_memory(0), size=3, seed=0)
+  with pytest.raises(ValueError, match='at least 1'):
+    epoch_evaluation.InMemorySample(_in_memory(5), size=0, seed=0)
+
+
 def test_each_evaluation_scores_a_new_sample(tmp_path):
   seen = []
 

@@ -149,6 +149,10 @@ def test_preset_then_explicit_flags_then_vars():
   assert options.input_features == 'SEQUENCE_ONE_HOT,SEQUENCE_KMER_COUNT'
   assert options.num_fc_layers == 1
   assert options.run_name == 'V'
+  # The preset's reports draw samples; an explicit 0 evaluates whole splits.
+  assert options.eval_size == 200000
+  holders['eval_size'] = _Holder(0, True)
+  assert run_options.from_flags(holders).eval_size == 0
   holders['preset'] = _Holder('nope', True)
   with pytest.raises(ValueError, match="--preset='nope' is unknown"):
     run_options.from_flags(holders)

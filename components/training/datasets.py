@@ -294,7 +294,9 @@ class TrainingData:
     fit_kwargs: extra `fit` arguments (epochs, steps_per_epoch).
     rank_samples: name -> (inputs, (raw labels, normalised labels)) for the
       per-epoch reports, training and validation: the whole split, or with
-      eval_size a `ShuffledQueue` drawing eval_size examples per report.
+      eval_size a sampler drawing eval_size examples per report (from the
+      split in memory, or with the training cache off a `ShuffledQueue`
+      streaming from disk).
     spec: the columns read.
     steps_per_execution: what the training model compiles with: the
       configuration's `execution_steps()`, and for epochs over the whole
@@ -369,20 +371,28 @@ def prepare(
       ),
     )
   rank_samples = {}
-  for name, files in (
-    ('training', fn_args.train_files),
-    ('validation', fn_args.eval_files),
+  # Without the training cache the splits may not fit in memory: the report
+  # then streams its samples from disk, as the original's shuffled queue.
+  stream = training.eval_size > 0 and not training.cache_training_data
+  for index, (name, files) in enumerate(
+    (('training', fn_args.train_files), ('validation', fn_args.eval_files))
   ):
-    raw = batches(files, EVAL_BATCH_SIZE, training.eval_size > 0).map(
+    raw = batches(files, EVAL_BATCH_SIZE, stream).map(
       lambda b: (
         model_inputs(b, spec),
         (labels(b, spec, raw=True), labels(b, spec, raw=False)),
       )
     )
-    if training.eval_size:
-      # A new random sample at every evaluation, as the original.
+    # eval_size: a new random sample at every evaluation, as the original.
+    if stream:
       rank_samples[name] = epoch_evaluation.ShuffledQueue(
         raw, training.eval_size
+      )
+    elif training.eval_size:
+      rank_samples[name] = epoch_evaluation.InMemorySample(
+        epoch_evaluation.materialize(raw),
+        training.eval_size,
+        seed=training.seed + index,
       )
     else:
       rank_samples[name] = epoch_evaluation.materialize(raw)
