@@ -3,7 +3,9 @@
 `--direct_running_mode=multi_processing --direct_num_workers=2` runs every
 Beam stage (ExampleGen, StatisticsGen, DataContractCheck, Transform,
 Evaluator) in worker processes, so everything they use must pickle and
-import there, as on Dataflow, Flink or Spark.
+import there, as on Dataflow, Flink or Spark. The Trainer runs as for a
+dataset larger than memory: no training cache, so its epoch reports stream
+their samples from disk.
 """
 
 import glob

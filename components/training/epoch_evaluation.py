@@ -177,7 +177,7 @@ class InMemorySample:
   uniform random sample of `size` examples, without repeats; a split of at
   most `size` examples whole, every time), for a split already parsed into
   memory: a draw is a gather, where the queue parses `size` examples from
-  disk per evaluation (7 s for 200,000 at paper scale, every epoch).
+  disk per evaluation (5-7 s for 200,000 at a million sequences).
 
   Args:
     data: (inputs, labels) numpy structures of the whole split.
