@@ -18,7 +18,9 @@ from ml_metadata.proto import metadata_store_pb2
 import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
@@ -31,6 +33,7 @@ from components.data.fastq import read_stats
 from components.data.fastq import records
 from components.data.fastq_example_gen import component
 from components.data.fastq_example_gen import executor
+from components.data.fastq_example_gen import worker_functions
 from pipeline import beam_runners
 from schema import experiment as experiment_lib
 from simulation import fastq_dataset as sim_fastq
@@ -165,6 +168,16 @@ def _check_output(artifact, data_dir):
     per_name = summary['read_names'][name]
     assert per_name[okay] == sum(c[name] for c in got.values())
   assert artifact.get_int_custom_property('fastq_reads_okay') == sum(totals)
+  # The artifact TFX's ExampleGen would publish.
+  assert examples_utils.get_payload_format(artifact) == (
+    example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE
+  )
+  assert examples_utils.get_file_format(artifact) == 'tfrecords_gzip'
+  for split in SPLITS:
+    files = os.listdir(artifact_utils.get_split_uri([artifact], split))
+    assert files and all(
+      f.startswith('data_tfrecord-') and f.endswith('.gz') for f in files
+    )
   return got
 
 
@@ -233,7 +246,7 @@ def test_single_end_reads_in_two_lanes(tmp_path):
 def test_counts_survive_many_flushes(paired, tmp_path, monkeypatch):
   # A flush every 7 keys: each file's counts leave in many partial tables,
   # which the shard merge must sum to the same examples and clusters.
-  monkeypatch.setattr(executor, '_FLUSH_KEYS', 7)
+  monkeypatch.setattr(worker_functions, 'FLUSH_KEYS', 7)
   _, data_dir, artifact = paired
   flushed = _run(data_dir, tmp_path / 'out')
   assert _check_output(flushed, data_dir) == _check_output(artifact, data_dir)

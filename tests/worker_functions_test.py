@@ -6,9 +6,9 @@ import sys
 
 import tensorflow as tf
 
-from components.features.structure import example_proto
 from components.features.structure import folding
 from components.features.structure import worker_functions
+from schema import example_proto
 
 
 def _tf_example():

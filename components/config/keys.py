@@ -11,6 +11,10 @@ TRAIN_SPLIT = 'train'
 VALIDATION_SPLIT = 'validation'
 TEST_SPLIT = 'test'
 
+# The data contract's features besides the read counts (experiment_schema.py).
+SEQUENCE_FEATURE = 'sequence'
+CLUSTER_FEATURE = 'cluster'
+
 # Trainer and Tuner custom_config (one serialised `RunConfig`).
 EXPERIMENT_KEY = 'experiment_pbtxt'
 HPARAMS_KEY = 'hparams'

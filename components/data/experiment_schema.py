@@ -32,11 +32,12 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 from tfx_bsl.tfxio import tensor_representation_util
 
+from components.config import keys
 from schema import experiment as experiment_lib
 
 SCHEMA_FILE_NAME = 'schema.pbtxt'
-SEQUENCE_FEATURE = 'sequence'
-CLUSTER_FEATURE = 'cluster'
+SEQUENCE_FEATURE = keys.SEQUENCE_FEATURE
+CLUSTER_FEATURE = keys.CLUSTER_FEATURE
 
 
 def add_scalar_feature(schema, name, ftype, required=True):

@@ -15,8 +15,8 @@ from typing import Tuple
 import apache_beam as beam
 from apache_beam.metrics import metric
 
-from components.features.structure import example_proto
 from components.features.structure import folding
+from schema import example_proto
 
 # Beam counters, also set as int custom properties of the output artifact.
 METRICS_NAMESPACE = 'structure_features'

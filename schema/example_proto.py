@@ -1,9 +1,10 @@
 """tf.Example without TensorFlow: a wire-compatible message class.
 
-Beam workers of StructureFeatures only read one bytes feature and add five
-float features. Importing TensorFlow for `tf.train.Example` costs each
-worker about 4 s of start-up (and TFX's imports as much again), more than
-folding 5,000 40-mers. This module builds the same messages as
+The Beam workers of StructureFeatures (which read one bytes feature and add
+five float features) and of FastqExampleGen (which build every example)
+need tf.Example and nothing else of TensorFlow. Importing TensorFlow for
+`tf.train.Example` costs each worker about 4 s of start-up (and TFX's
+imports as much again), more than folding 5,000 40-mers. This module builds the same messages as
 `tensorflow/core/example/{example,feature}.proto` (same field numbers and
 types, proto3 packing) in a private descriptor pool, so bytes written by one
 parse with the other (tests check both ways) and nothing registers under
