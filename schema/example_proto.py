@@ -9,6 +9,10 @@ imports as much again), more than folding 5,000 40-mers. This module builds the 
 types, proto3 packing) in a private descriptor pool, so bytes written by one
 parse with the other (tests check both ways) and nothing registers under
 TensorFlow's names.
+
+Pass serialized bytes between Beam stages, never these messages: Beam's
+fallback coder pickles the dynamically made class with every element
+(5.7 ms per message, against 8 us for a `tf.train.Example`).
 """
 
 from google.protobuf import descriptor_pb2

@@ -1,11 +1,14 @@
 """DataContractCheck's per-example, per-split and dataset-wide rules."""
 
 import json
+import subprocess
+import sys
 
 import apache_beam as beam
 import handmade_data
 import pytest
 
+from components.data import contract_rules
 from components.data import data_contract
 
 COUNTS = ('library', 'round1_positive')
@@ -17,7 +20,7 @@ def _example(sequence='ACGTACGTACGT', cluster=1, floats=None, **counts):
 
 
 def _problems(example, **kwargs):
-  return data_contract.example_problems(example, 12, COUNTS, **kwargs)
+  return contract_rules.example_problems(example, 12, COUNTS, **kwargs)
 
 
 def test_a_valid_example_has_no_problems():
@@ -27,22 +30,22 @@ def test_a_valid_example_has_no_problems():
 @pytest.mark.parametrize('value', [float('inf'), float('-inf')])
 def test_an_infinite_float_is_a_problem(value):
   assert _problems(_example(floats={'kd': value})) == [
-    ('kd', data_contract.IS_INFINITE, str(value))
+    ('kd', contract_rules.IS_INFINITE, str(value))
   ]
 
 
 def test_nan_is_missing_not_a_problem():
   example = _example(floats={'kd': float('nan'), 'mfe': 1.0})
   assert _problems(example, log_normalised_floats=['kd']) == []
-  assert data_contract.missing_floats(example, COUNTS) == ['kd']
-  assert data_contract.missing_floats(_example(), COUNTS) == []
+  assert contract_rules.missing_floats(example, COUNTS) == ['kd']
+  assert contract_rules.missing_floats(_example(), COUNTS) == []
 
 
 def test_values_at_most_minus_one_are_refused_only_when_log_normalised():
   example = _example(floats={'kd': -1.0, 'mfe': -5.0})
   assert _problems(example) == []
   assert _problems(example, log_normalised_floats=['kd']) == [
-    ('kd', data_contract.IS_LOG_UNDEFINED, '-1.0')
+    ('kd', contract_rules.IS_LOG_UNDEFINED, '-1.0')
   ]
   # log(1 + x) is defined above -1.
   assert (
@@ -74,11 +77,11 @@ def test_split_counts_and_formatting():
     _example(floats={'kd': float('inf')}),
     _example(library=2**40, floats={'kd': 1.0}),
   ]
-  combiner = data_contract._CountProblems()
+  combiner = contract_rules.CountProblems()
   acc = combiner.create_accumulator()
   for example in examples:
     acc = combiner.add_input(
-      acc, data_contract.check_example(example, 12, COUNTS)
+      acc, contract_rules.check_example(example, 12, COUNTS)
     )
   result = combiner.extract_output(combiner.merge_accumulators([acc]))
   assert result['missing'] == {'kd': 1}
@@ -104,8 +107,11 @@ def _dataset_result(tmp_path, pairs):
   with beam.Pipeline() as p:
     _ = (
       p
-      | beam.Create(pairs, reshuffle=False)
-      | data_contract.DatasetProblems(COUNTS)
+      | beam.Create(
+        [contract_rules.dataset_facts(e, split, COUNTS) for split, e in pairs],
+        reshuffle=False,
+      )
+      | contract_rules.DatasetProblems(COUNTS)
       | beam.Map(json.dumps)
       | beam.io.WriteToText(path, shard_name_template='')
     )
@@ -186,3 +192,25 @@ def test_a_column_no_example_carries_is_left_to_the_missing_rule(tmp_path):
   result = _dataset_result(tmp_path, [('train', example)])
   assert 'round1_positive' not in result['column_max']
   assert data_contract.format_dataset_problems(result, COUNTS) == []
+
+
+def test_rules_module_imports_neither_tensorflow_nor_tfx():
+  code = (
+    'import sys\n'
+    'import components.data.contract_rules\n'
+    "print(sorted(m for m in ('tensorflow', 'tfx') if m in sys.modules))\n"
+  )
+  out = subprocess.run(
+    [sys.executable, '-c', code], capture_output=True, text=True, check=True
+  )
+  assert out.stdout.strip() == '[]'
+
+
+def test_rules_read_tensorflow_free_examples_as_tensorflow_ones():
+  example = _example(
+    sequence='ACGTNCGTACG', floats={'kd': float('inf'), 'mfe': float('nan')}
+  )
+  ours = contract_rules.parse_example(example.SerializeToString())
+  expected = contract_rules.check_example(example, 12, COUNTS)
+  assert len(expected[0]) == 3 and expected[1] == ['mfe']
+  assert contract_rules.check_example(ours, 12, COUNTS) == expected

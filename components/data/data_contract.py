@@ -32,14 +32,11 @@ The rules, besides ExampleValidator's (types, presence, count domain):
 
 import collections
 import json
-import math
 import os
 import tempfile
 from typing import Dict
 from typing import Iterable
 from typing import List
-from typing import Sequence
-from typing import Tuple
 import uuid
 
 import apache_beam as beam
@@ -50,21 +47,16 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.config import data_contract as data_contract_config
+from components.data import contract_rules
 from components.data import experiment_schema
 from schema import experiment as experiment_lib
 
-_VALID_BASES = frozenset(b'ACGT')
-_MAX_SAMPLES = 3
 ANOMALIES_FILE_NAME = 'SchemaDiff.pb'
-# Far above the reads any sequencing run gives one pool (a NovaSeq S4 flow
-# cell gives ~10**10 reads in all, shared by many pools): a count beyond it
-# is a corrupted value (an overflow, a wrong column), not a measurement.
-DEFAULT_MAX_COUNT = data_contract_config.DEFAULT_MAX_COUNT
+DEFAULT_MAX_COUNT = contract_rules.DEFAULT_MAX_COUNT
+IS_INFINITE = contract_rules.IS_INFINITE
+IS_LOG_UNDEFINED = contract_rules.IS_LOG_UNDEFINED
 _DATASET_RESULT = 'dataset.json'
 
-IS_INFINITE = 'is infinite'
-IS_LOG_UNDEFINED = 'is <= -1 but is log-normalised like the counts'
 ZERO_COLUMN = 'has only zero counts'
 # What to do about a problem, appended to its line.
 _ADVICE = {
@@ -91,307 +83,6 @@ _ABOVE_MAX_COUNT_ADVICE = (
 
 class DataContractError(ValueError):
   """The examples do not satisfy the experiment's data contract."""
-
-
-def _single(feature, kind):
-  values = getattr(feature, kind).value
-  return values[0] if len(values) == 1 else None
-
-
-def _above_max_count(max_count: int) -> str:
-  return f'is above max_count ({max_count})'
-
-
-def _contract_names(count_names: Iterable[str]) -> frozenset:
-  return frozenset(
-    [
-      experiment_schema.SEQUENCE_FEATURE,
-      experiment_schema.CLUSTER_FEATURE,
-      *count_names,
-    ]
-  )
-
-
-def _float_features(example: tf.train.Example, count_names: Iterable[str]):
-  """(name, values) of the float features besides the contract's columns.
-
-  A contract column (sequence, counts, cluster) stored as floats is already
-  reported as mistyped, so it is not checked again here.
-  """
-  contract = _contract_names(count_names)
-  for name, feature in sorted(example.features.feature.items()):
-    if name not in contract and feature.WhichOneof('kind') == 'float_list':
-      yield name, feature.float_list.value
-
-
-def example_problems(
-  example: tf.train.Example,
-  sequence_length: int,
-  count_names: Iterable[str],
-  log_normalised_floats: Iterable[str] = (),
-  max_count: int = DEFAULT_MAX_COUNT,
-) -> List[Tuple[str, str, str]]:
-  """Lists what is wrong with one example.
-
-  Args:
-    example: the example to check.
-    sequence_length: the experiment's fixed sequence length.
-    count_names: every read name of the experiment.
-    log_normalised_floats: float features normalised with log(1 + x)
-      downstream, where a value <= -1 is a problem.
-    max_count: the largest plausible count; a count above it is a problem.
-
-  Returns:
-    (feature, problem, sample) triples; empty when the example is valid. The
-    sample is a short printable value that shows the problem. A NaN float is
-    no problem (it means missing, see `missing_floats`).
-  """
-  count_names = list(count_names)
-  log_normalised_floats = frozenset(log_normalised_floats)
-  features = example.features.feature
-  problems = []
-  seq_feature = experiment_schema.SEQUENCE_FEATURE
-  if seq_feature not in features:
-    problems.append((seq_feature, 'is missing', ''))
-  else:
-    seq = _single(features[seq_feature], 'bytes_list')
-    if seq is None:
-      problems.append((seq_feature, 'is not a single bytes value', ''))
-    else:
-      sample = seq[:60].decode('ascii', 'replace')
-      if set(seq) - _VALID_BASES:
-        problems.append(
-          (seq_feature, 'has characters other than A/C/G/T', sample)
-        )
-      if len(seq) != sequence_length:
-        problems.append(
-          (
-            seq_feature,
-            f"has a length other than the experiment's {sequence_length}",
-            f'{sample} (length {len(seq)})',
-          )
-        )
-  for name in count_names + [experiment_schema.CLUSTER_FEATURE]:
-    if name not in features:
-      problems.append((name, 'is missing', ''))
-      continue
-    value = _single(features[name], 'int64_list')
-    if value is None:
-      problems.append((name, 'is not a single int64 value', ''))
-    elif name == experiment_schema.CLUSTER_FEATURE:
-      continue
-    elif value < 0:
-      problems.append((name, 'is negative', str(value)))
-    elif value > max_count:
-      problems.append((name, _above_max_count(max_count), str(value)))
-  for name, values in _float_features(example, count_names):
-    infinite = [v for v in values if math.isinf(v)]
-    if infinite:
-      problems.append((name, IS_INFINITE, str(infinite[0])))
-    if name in log_normalised_floats:
-      low = [v for v in values if v <= -1]
-      if low:
-        problems.append((name, IS_LOG_UNDEFINED, str(low[0])))
-  return problems
-
-
-def missing_floats(
-  example: tf.train.Example, count_names: Iterable[str]
-) -> List[str]:
-  """Names of the float features that are NaN (missing) in one example."""
-  return [
-    name
-    for name, values in _float_features(example, count_names)
-    if any(math.isnan(v) for v in values)
-  ]
-
-
-def check_example(
-  example: tf.train.Example,
-  sequence_length: int,
-  count_names: Sequence[str],
-  log_normalised_floats: Iterable[str] = (),
-  max_count: int = DEFAULT_MAX_COUNT,
-) -> Tuple[List[Tuple[str, str, str]], List[str]]:
-  """`example_problems` and `missing_floats` of one example, as a pair."""
-  return (
-    example_problems(
-      example, sequence_length, count_names, log_normalised_floats, max_count
-    ),
-    missing_floats(example, count_names),
-  )
-
-
-class _CountProblems(beam.CombineFn):
-  """Counts examples per (feature, problem) and per NaN feature.
-
-  The input is `check_example`'s (problems, missing floats) pair; a few
-  samples are kept per problem.
-  """
-
-  def create_accumulator(self):
-    return {'examples': 0, 'problems': {}, 'missing': {}}
-
-  def add_input(self, acc, checked):
-    problems, missing = checked
-    acc['examples'] += 1
-    for feature, problem, sample in problems:
-      key = f'{feature}\t{problem}'
-      count, samples = acc['problems'].get(key, (0, []))
-      if len(samples) < _MAX_SAMPLES and sample:
-        samples = samples + [sample]
-      acc['problems'][key] = (count + 1, samples)
-    for feature in missing:
-      acc['missing'][feature] = acc['missing'].get(feature, 0) + 1
-    return acc
-
-  def merge_accumulators(self, accs):
-    out = self.create_accumulator()
-    for acc in accs:
-      out['examples'] += acc['examples']
-      for key, (count, samples) in acc['problems'].items():
-        c, s = out['problems'].get(key, (0, []))
-        out['problems'][key] = (c + count, (s + samples)[:_MAX_SAMPLES])
-      for feature, count in acc['missing'].items():
-        out['missing'][feature] = out['missing'].get(feature, 0) + count
-    return out
-
-  def extract_output(self, acc):
-    return acc
-
-
-def _sequence_split(split_example):
-  """(sequence, split) of a (split, example) pair; none without a sequence."""
-  split, example = split_example
-  feature = example.features.feature.get(experiment_schema.SEQUENCE_FEATURE)
-  seq = _single(feature, 'bytes_list') if feature is not None else None
-  if seq is not None:
-    yield seq, split
-
-
-class _Occurrences(beam.CombineFn):
-  """Per sequence: in how many examples, and in which splits."""
-
-  def create_accumulator(self):
-    return 0, frozenset()
-
-  def add_input(self, acc, split):
-    return acc[0] + 1, acc[1] | {split}
-
-  def merge_accumulators(self, accs):
-    accs = list(accs)
-    return sum(a[0] for a in accs), frozenset().union(*(a[1] for a in accs))
-
-  def extract_output(self, acc):
-    return acc
-
-
-class _DuplicateSummary(beam.CombineFn):
-  """Summarises the (sequence, (examples, splits)) of duplicated sequences.
-
-  Samples are the first sequences in (not crossing splits, sequence) order:
-  the ones in more than one split first, and deterministic.
-  """
-
-  def create_accumulator(self):
-    return {'sequences': 0, 'examples': 0, 'cross_split': 0, 'samples': []}
-
-  def add_input(self, acc, duplicate):
-    seq, (count, splits) = duplicate
-    sample = [seq[:60].decode('ascii', 'replace'), count, sorted(splits)]
-    return self.merge_accumulators(
-      [
-        acc,
-        {
-          'sequences': 1,
-          'examples': count,
-          'cross_split': int(len(splits) > 1),
-          'samples': [sample],
-        },
-      ]
-    )
-
-  def merge_accumulators(self, accs):
-    out = self.create_accumulator()
-    samples = []
-    for acc in accs:
-      for key in ('sequences', 'examples', 'cross_split'):
-        out[key] += acc[key]
-      samples += acc['samples']
-    samples.sort(key=lambda s: (len(s[2]) == 1, s[0]))
-    out['samples'] = samples[:_MAX_SAMPLES]
-    return out
-
-  def extract_output(self, acc):
-    return acc
-
-
-class _ColumnMaxima(beam.CombineFn):
-  """Examples in all, and the largest count of each read column."""
-
-  def __init__(self, count_names: Sequence[str]):
-    super().__init__()
-    self._count_names = list(count_names)
-
-  def create_accumulator(self):
-    return {'examples': 0, 'column_max': {}}
-
-  def add_input(self, acc, split_example):
-    _, example = split_example
-    acc['examples'] += 1
-    features = example.features.feature
-    maxima = acc['column_max']
-    for name in self._count_names:
-      if name in features:
-        value = _single(features[name], 'int64_list')
-        if value is not None:
-          maxima[name] = max(maxima.get(name, value), value)
-    return acc
-
-  def merge_accumulators(self, accs):
-    out = self.create_accumulator()
-    for acc in accs:
-      out['examples'] += acc['examples']
-      for name, value in acc['column_max'].items():
-        out['column_max'][name] = max(out['column_max'].get(name, value), value)
-    return out
-
-  def extract_output(self, acc):
-    return acc
-
-
-class DatasetProblems(beam.PTransform):
-  """The dataset-wide checks over (split, example) pairs of all splits.
-
-  The output is one dict: `examples` (in all), `column_max` (read column ->
-  largest count, columns no example carries as one int64 left out) and
-  `duplicates` (`sequences` in more than one example, `examples` holding
-  them, `cross_split` sequences in more than one split, a few `samples`
-  [sequence, examples, splits]). Sequences are counted with a Beam
-  CombinePerKey, not in the launcher's memory.
-  """
-
-  def __init__(self, count_names: Sequence[str]):
-    super().__init__()
-    self._count_names = list(count_names)
-
-  def expand(self, pairs):
-    duplicates = (
-      pairs
-      | 'KeyBySequence' >> beam.FlatMap(_sequence_split)
-      | 'CountPerSequence' >> beam.CombinePerKey(_Occurrences())
-      | 'Duplicated' >> beam.Filter(lambda kv: kv[1][0] > 1)
-      | 'SummariseDuplicates' >> beam.CombineGlobally(_DuplicateSummary())
-    )
-    return (
-      pairs
-      | 'ColumnMaxima' >> beam.CombineGlobally(_ColumnMaxima(self._count_names))
-      | 'AddDuplicates'
-      >> beam.Map(
-        lambda result, dups: dict(result, duplicates=dups),
-        beam.pvalue.AsSingleton(duplicates),
-      )
-    )
 
 
 def _split_files(examples, split):
@@ -443,7 +134,7 @@ def format_problems(
   lines = []
   total = result['examples']
   advice = dict(_ADVICE)
-  advice[_above_max_count(max_count)] = _ABOVE_MAX_COUNT_ADVICE
+  advice[contract_rules.above_max_count(max_count)] = _ABOVE_MAX_COUNT_ADVICE
   for key, (count, samples) in sorted(result['problems'].items()):
     feature, problem = key.split('\t')
     line = (
@@ -567,15 +258,24 @@ def DataContractCheck(
     with beam_pipeline as p:
       tagged = []
       for split in splits:
-        split_examples = p | f'Read[{split}]' >> beam.io.ReadFromTFRecord(
-          _split_files(examples, split),
-          coder=beam.coders.ProtoCoder(tf.train.Example),
+        split_examples = (
+          p
+          | f'Read[{split}]'
+          >> beam.io.ReadFromTFRecord(_split_files(examples, split))
+          | f'Parse[{split}]' >> beam.Map(contract_rules.parse_example)
         )
         _ = (
           split_examples
           | f'Check[{split}]'
-          >> beam.Map(check_example, length, count_names, log_floats, max_count)
-          | f'Count[{split}]' >> beam.CombineGlobally(_CountProblems())
+          >> beam.Map(
+            contract_rules.check_example,
+            length,
+            count_names,
+            log_floats,
+            max_count,
+          )
+          | f'Count[{split}]'
+          >> beam.CombineGlobally(contract_rules.CountProblems())
           | f'ToJson[{split}]' >> beam.Map(json.dumps)
           | f'Write[{split}]'
           >> beam.io.WriteToText(
@@ -584,12 +284,13 @@ def DataContractCheck(
         )
         tagged.append(
           split_examples
-          | f'Tag[{split}]' >> beam.Map(lambda e, s=split: (s, e))
+          | f'Facts[{split}]'
+          >> beam.Map(contract_rules.dataset_facts, split, count_names)
         )
       _ = (
         tagged
         | 'AllSplits' >> beam.Flatten()
-        | 'Dataset' >> DatasetProblems(count_names)
+        | 'Dataset' >> contract_rules.DatasetProblems(count_names)
         | 'DatasetToJson' >> beam.Map(json.dumps)
         | 'WriteDataset'
         >> beam.io.WriteToText(
