@@ -152,12 +152,22 @@ def test_in_memory_sample_draws_new_samples_repeatably_by_seed():
   draws = [_ids(sample.draw()) for _ in range(3)]
   for d in draws:
     assert len(d) == 30 and len(set(d)) == 30 and set(d) <= set(range(100))
-    assert d == sorted(d)  # Read front to back.
+    assert d != sorted(d)  # Shuffled, not a stretch of the split's order.
   assert draws[0] != draws[1] != draws[2]
   again = epoch_evaluation.InMemorySample(_in_memory(100), size=30, seed=4)
   assert [_ids(again.draw()) for _ in range(3)] == draws
   other = epoch_evaluation.InMemorySample(_in_memory(100), size=30, seed=5)
   assert _ids(other.draw()) != draws[0]
+
+
+def test_in_memory_sample_draws_views_without_copies():
+  sample = epoch_evaluation.InMemorySample(_in_memory(1000), size=300, seed=1)
+  first, second = sample.draw(), sample.draw()
+  for drawn in (first, second):
+    for array in tf.nest.flatten(drawn):
+      assert array.base is not None  # A view into the shuffled ring.
+  # Both views share the ring's memory.
+  assert np.shares_memory(first[0]['x'].base, second[0]['x'].base)
 
 
 def test_in_memory_sample_covers_the_split_uniformly():

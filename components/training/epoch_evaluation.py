@@ -173,35 +173,56 @@ class ShuffledQueue:
 class InMemorySample:
   """Evaluation samples drawn from a split held in memory.
 
-  The same samples as `ShuffledQueue` in distribution (each `draw()` a new
-  uniform random sample of `size` examples, without repeats; a split of at
-  most `size` examples whole, every time), for a split already parsed into
-  memory: a draw is a gather, where the queue parses `size` examples from
-  disk per evaluation (5-7 s for 200,000 at a million sequences).
+  The same samples as `ShuffledQueue` in distribution (each `draw()` a
+  uniform random sample of `size` examples without repeats, every example
+  equally likely; a split of at most `size` examples whole, every time),
+  for a split already parsed into memory. The split is shuffled once, here,
+  and laid out as a ring (its first `size` shuffled examples repeated at
+  the end); a draw is the window of `size` examples from a random start,
+  a view of those arrays: no copy, where gathering 200,000 examples per
+  draw cost about 1 s after each epoch of training at a million sequences
+  (benchmarks/RESULTS.md, Paper scale).
+
+  The arrays a draw returns are views, valid until this object is gone;
+  callers must not modify them.
 
   Args:
-    data: (inputs, labels) numpy structures of the whole split.
+    data: (inputs, labels) numpy structures of the whole split. This
+      object takes them over: the shuffled ring replaces them, array by
+      array, so the split is held twice only one array at a time.
     size: examples per draw, at least 1.
-    seed: seeds the draws, so a run's reports repeat.
+    seed: seeds the shuffle and the draws, so a run's reports repeat.
   """
 
   def __init__(self, data: Tuple[Any, Any], size: int, seed: int):
     if size < 1:
       raise ValueError(f'InMemorySample size must be at least 1, got {size}')
-    if not _length(data):
+    total = _length(data)
+    if not total:
       raise ValueError('no examples to evaluate')
-    self._data = data
     self._size = size
+    self._total = total
     self._rng = np.random.default_rng(seed)
+    if total <= size:
+      self._data = data
+      return
+    order = self._rng.permutation(total)
+    ring = np.concatenate([order, order[:size]])
+    arrays = tf.nest.flatten(data)
+    skeleton = tf.nest.map_structure(lambda _: None, data)
+    del data
+    for i in range(len(arrays)):
+      # Replacing the list's reference frees the unshuffled array at once.
+      arrays[i] = arrays[i][ring]
+    self._data = tf.nest.pack_sequence_as(skeleton, arrays)
 
   def draw(self) -> Tuple[Any, Any]:
     """A new random sample of `size` examples as (inputs, labels)."""
-    total = _length(self._data)
-    if total <= self._size:
+    if self._total <= self._size:
       return self._data
-    # Sorted, so a draw reads the arrays front to back.
-    index = np.sort(self._rng.choice(total, self._size, replace=False))
-    return tf.nest.map_structure(lambda a: a[index], self._data)
+    start = int(self._rng.integers(self._total))
+    window = slice(start, start + self._size)
+    return tf.nest.map_structure(lambda a: a[window], self._data)
 
 
 # What `EpochEvaluation` draws a new sample from at every evaluation.
