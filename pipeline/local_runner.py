@@ -246,9 +246,9 @@ def run(options: RunOptions) -> None:
         f'{options.run_dir}'
       )
       # A gzip file cut at a record boundary reads as a shorter valid file
-      # in Beam: check every input before ingesting, so none is silently
-      # half-read.
-      bad = record_check.first_bad_record(
+      # in Beam: check every input's stream before ingesting, so none is
+      # silently half-read.
+      bad = record_check.first_silent_problem(
         tf.io.gfile.glob(
           run_options.join_uri(
             resolve_input_dir(options), configs.EXAMPLES_PATTERN

@@ -141,6 +141,15 @@ def _corrupt(path, kind):
     for i in range(len(middle) // 3, len(middle) // 3 + 20):
       middle[i] ^= 0xFF
     data = bytes(middle)
+  elif kind == 'not_examples':
+    # A whole gzip TFRecord stream whose records are not tf.Examples: only
+    # ImportExampleGen's parse finds it.
+    import tensorflow as tf
+
+    compression = 'GZIP' if path.endswith('.gz') else ''
+    with tf.io.TFRecordWriter(path, compression) as writer:
+      writer.write(b'\xff\xff\xff not a proto')
+    return
   else:  # A text file with the examples' name.
     data = b'not a tfrecord\n' * 50
   with open(path, 'wb') as f:
@@ -148,7 +157,9 @@ def _corrupt(path, kind):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize('kind', ['truncated', 'flipped', 'text'])
+@pytest.mark.parametrize(
+  'kind', ['truncated', 'flipped', 'text', 'not_examples']
+)
 def test_a_corrupt_input_file_is_named(tmp_path, kind):
   options = _options(tmp_path)
   [path] = glob.glob(os.path.join(options.input_dir, '*.tfrecord*'))

@@ -19,6 +19,7 @@ def record_file(tmp_path):
 
 def test_a_clean_file_passes(record_file):
   assert record_check.check_file(record_file) is None
+  assert record_check.first_silent_problem([record_file]) is None
 
 
 def test_a_truncated_gzip_file_is_named_with_its_last_good_record(
@@ -44,6 +45,10 @@ def test_every_cut_of_a_gzip_file_is_found(tmp_path, record_file):
     cut_file.write_bytes(data[:cut])
     if record_check.check_file(str(cut_file)) is None:
       missed.append(cut)
+    # The check before ingesting finds the same cut and names its record.
+    quick = record_check.first_silent_problem([str(cut_file)])
+    if quick != record_check.check_file(str(cut_file)):
+      missed.append(('before ingesting', cut))
   assert missed == []
 
 
@@ -72,6 +77,34 @@ def test_records_that_are_not_examples_and_empty_files(tmp_path):
   with gzip.open(empty, 'wb'):
     pass
   assert 'no records' in record_check.check_file(str(empty)).reason
+
+
+def test_what_beam_raises_itself_is_left_to_beam_and_recognised(tmp_path):
+  import tensorflow as tf
+
+  path = str(tmp_path / 'junk.tfrecord.gz')
+  with tf.io.TFRecordWriter(path, 'GZIP') as writer:
+    writer.write(b'\xff\xff\xff not a proto')
+  # A whole stream of records that are not tf.Examples: ImportExampleGen's
+  # parse fails loudly, and the runner recognises the error as a read error
+  # to name the file and record.
+  assert record_check.first_silent_problem([path]) is None
+  with pytest.raises(Exception) as parse_error:
+    tf.train.Example.FromString(b'\xff\xff\xff not a proto')
+  assert record_check.is_read_error(parse_error.value)
+  assert 'not a tf.Example' in record_check.first_bad_record([path]).reason
+  assert not record_check.is_read_error(ValueError('a model error'))
+
+
+def test_empty_files_are_found_before_ingesting(tmp_path):
+  empty_gzip = tmp_path / 'a.tfrecord.gz'
+  with gzip.open(empty_gzip, 'wb'):
+    pass
+  empty_plain = tmp_path / 'b.tfrecord'
+  empty_plain.write_bytes(b'')
+  for path in (empty_gzip, empty_plain):
+    bad = record_check.first_silent_problem([str(path)])
+    assert bad.path == str(path) and 'no records' in bad.reason
 
 
 def test_first_bad_record_walks_files_in_order(tmp_path, record_file):
