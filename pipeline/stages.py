@@ -21,6 +21,7 @@ from components.config import pipeline_config
 from components.config import run_config as run_config_lib
 from components.data import data_contract
 from components.data import experiment_schema
+from components.data import import_example_gen
 from components.data.fastq_example_gen import component as fastq_component
 from components.design import designer_component
 from components.evaluation import eval_config
@@ -95,8 +96,9 @@ def data_stage(
 
 def _import_example_gen(data_root: str):
   # Ingests the TF Examples; whole sequence clusters go to one split
-  # (train / validation / test, configs.SPLIT_HASH_BUCKETS).
-  return tfx.components.ImportExampleGen(
+  # (train / validation / test, configs.SPLIT_HASH_BUCKETS). Its executor
+  # writes TFX's splits from Beam workers that import no TensorFlow.
+  return import_example_gen.ImportExampleGen(
     input_base=data_root,
     input_config=tfx.proto.Input(
       splits=[

@@ -14,6 +14,7 @@ WORKER_MODULES = [
   'components.features.structure.worker_functions',
   'components.data.fastq_example_gen.worker_functions',
   'components.data.contract_rules',
+  'components.data.split_writing',
 ]
 
 

@@ -40,7 +40,6 @@ fraction, the sums per read name, and the grand total.
 """
 
 import dataclasses
-import itertools
 import json
 import os
 from typing import Any
@@ -52,9 +51,6 @@ from absl import logging
 import apache_beam as beam
 from google.protobuf import struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
-from tfx.components.example_gen import utils as example_gen_utils
-from tfx.components.example_gen import write_split
-from tfx.components.util import examples_utils
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
@@ -63,7 +59,9 @@ from tfx.utils import proto_utils
 
 from components.config import fastq as fastq_settings
 from components.data import clustering
+from components.data import example_gen_splits
 from components.data import fastq_dataset
+from components.data import split_writing
 from components.data.fastq import read_qc as qc_lib
 from components.data.fastq import read_stats
 from components.data.fastq_example_gen import worker_functions
@@ -182,7 +180,7 @@ def _FastqToExample(  # pylint: disable=invalid-name
   pipeline: beam.Pipeline,
   exec_properties: Dict[str, Any],
   split_pattern: str,
-  assign: worker_functions.SplitAssigner,
+  assign: split_writing.SplitAssigner,
 ) -> beam.pvalue.PCollection:
   """The counted, clustered examples of the dataset's FASTQ files.
 
@@ -249,33 +247,6 @@ def _FastqToExample(  # pylint: disable=invalid-name
   )
 
 
-def _split_assigner(
-  output_config: example_gen_pb2.Output, feature_names: List[str]
-) -> worker_functions.SplitAssigner:
-  """TFX's hash split of `output_config`, checked against our features.
-
-  Raises:
-    FastqExampleGenError: no output splits, or a partition feature that
-      the examples do not have.
-  """
-  split_config = output_config.split_config
-  if not split_config.splits:
-    raise FastqExampleGenError(
-      'FastqExampleGen needs output splits (output_config.split_config); '
-      'its input splits only fingerprint the dataset directory'
-    )
-  buckets = list(
-    itertools.accumulate(split.hash_buckets for split in split_config.splits)
-  )
-  feature = split_config.partition_feature_name
-  if feature and feature not in feature_names:
-    raise FastqExampleGenError(
-      f'output_config partition_feature_name {feature!r} is not a feature '
-      f'of the examples (they have: {", ".join(feature_names)})'
-    )
-  return worker_functions.SplitAssigner(buckets, feature)
-
-
 def read_statistics(examples_uri: str) -> Optional[Dict[str, Any]]:
   """The statistics an execution wrote, or None."""
   path = os.path.join(examples_uri, STATISTICS_JSON)
@@ -285,11 +256,14 @@ def read_statistics(examples_uri: str) -> Optional[Dict[str, Any]]:
     return json.loads(f.read())
 
 
-class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+class Executor(
+  example_gen_splits.SplitWriting,
+  base_example_gen_executor.BaseExampleGenExecutor,
+):
   """Counts the FASTQ reads of an experiment into split tf.Examples.
 
   `GenerateExamplesByBeam` and `Do` are TFX's, with the partition function
-  and the split writer replaced by `worker_functions`' equivalents: TFX's
+  and the split writer replaced by `split_writing`'s equivalents: TFX's
   live in `tfx.components`, whose import cost every Beam worker about 7.5 s.
   The splits, file names, payload format and artifact properties are the
   ones TFX's ExampleGen produces.
@@ -308,35 +282,29 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       FastqExampleGenError: no output splits, or an unknown partition
         feature.
     """
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(
-      exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-    )
-    output_config = example_gen_pb2.Output()
-    proto_utils.json_to_proto(
-      exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
+    input_config, output_config = example_gen_splits.input_and_output_configs(
+      exec_properties
     )
     experiment = FastqConfig.from_exec_properties(exec_properties).experiment()
     feature_names = [SEQUENCE_FEATURE, CLUSTER_FEATURE]
     feature_names += experiment_lib.all_count_names(experiment)
-    assign = _split_assigner(output_config, feature_names)
-    split_names = example_gen_utils.generate_output_split_names(
-      input_config, output_config
-    )
+    try:
+      assign = example_gen_splits.split_assigner(
+        'FastqExampleGen', output_config, feature_names
+      )
+    except example_gen_splits.OutputConfigError as e:
+      raise FastqExampleGenError(str(e)) from e
     exec_properties['_beam_pipeline_args'] = self._beam_pipeline_args or []
-    parts = (
+    assigned = (
       pipeline
       | 'InputToRecord'
       >> self.GetInputSourceToExamplePTransform()(
         exec_properties, input_config.splits[0].pattern, assign
       )
-      | 'SplitData'
-      >> beam.Partition(worker_functions.split_of, len(split_names))
     )
-    return {
-      name: parts[index] | f'DropSplitIndex[{name}]' >> beam.Values()
-      for index, name in enumerate(split_names)
-    }
+    return example_gen_splits.split_examples(
+      assigned, input_config, output_config
+    )
 
   def Do(
     self,
@@ -379,30 +347,6 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     examples.set_int_custom_property(
       'fastq_reads_okay', summary['total'][qc_lib.Fate.OKAY.value]
     )
-
-  def _write_splits(self, examples, exec_properties: Dict[str, Any]) -> None:
-    """TFX ExampleGen's `Do` with our writer: splits, then properties."""
-    logging.info('Generating examples.')
-    with self._make_beam_pipeline() as pipeline:
-      splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
-      examples.split_names = artifact_utils.encode_split_names(list(splits))
-      for name, split in splits.items():
-        _ = split | f'WriteSplit[{name}]' >> worker_functions.WriteSplit(
-          artifact_utils.get_split_uri([examples], name)
-        )
-    payload_format = exec_properties.get(
-      standard_component_specs.OUTPUT_DATA_FORMAT_KEY
-    )
-    if payload_format:
-      examples_utils.set_payload_format(examples, payload_format)
-    file_format = exec_properties.get(
-      standard_component_specs.OUTPUT_FILE_FORMAT_KEY
-    )
-    if file_format:
-      examples_utils.set_file_format(
-        examples, write_split.to_file_format_str(file_format)
-      )
-    logging.info('Examples generated.')
 
 
 def _remove_splits(uri: str) -> None:

@@ -9,9 +9,7 @@ throughput). Nothing here may import tensorflow or tfx; examples are built
 with the wire-compatible `example_proto` messages.
 """
 
-import bisect
 import collections
-import hashlib
 import json
 import logging
 import os
@@ -20,7 +18,6 @@ from typing import Dict
 from typing import Iterable
 from typing import List
 from typing import Optional
-from typing import Sequence
 from typing import Tuple
 
 import apache_beam as beam
@@ -30,6 +27,7 @@ import numpy as np
 
 from components.config import keys
 from components.data import clustering
+from components.data import split_writing
 from components.data.fastq import count_table
 from components.data.fastq import read_qc as qc_lib
 from components.data.fastq import read_stats
@@ -41,8 +39,6 @@ CLUSTER_FEATURE = keys.CLUSTER_FEATURE
 STATISTICS_JSON = 'read_statistics.json'
 STATISTICS_MARKDOWN = 'read_statistics.md'
 # TFX's file names inside each `Split-*` folder (write_split.py).
-OUTPUT_FILE_PREFIX = 'data_tfrecord'
-OUTPUT_FILE_SUFFIX = '.gz'
 STATS_TAG = 'stats'
 COUNTS_TAG = 'counts'
 # Keys held per worker before partial counts are emitted (bounds memory).
@@ -292,39 +288,11 @@ def cluster(
     at += len(shard_matrix)
 
 
-class SplitAssigner:
-  """Which output split an example goes to: TFX ExampleGen's hash split.
-
-  The same bucket as TFX's `base_example_gen_executor._PartitionFn`: SHA-256
-  of the deterministic serialisation of the partition feature (or of the
-  whole example when there is none), modulo the total hash buckets, then
-  the first split whose cumulative buckets exceed it. Tests check equality
-  with TFX's function.
-
-  Args:
-    buckets: cumulative hash buckets per split, e.g. [8, 9, 10].
-    partition_feature: the feature hashed ('' = the whole example).
-  """
-
-  def __init__(self, buckets: Sequence[int], partition_feature: str = ''):
-    self._buckets = list(buckets)
-    self._feature = partition_feature
-
-  def __call__(self, example) -> Tuple[int, bytes]:
-    """(split index, serialized example) of an example_proto.Example."""
-    serialized = example.SerializeToString(deterministic=True)
-    if self._feature:
-      key = example.features.feature[self._feature].SerializeToString(
-        deterministic=True
-      )
-    else:
-      key = serialized
-    bucket = int(hashlib.sha256(key).hexdigest(), 16) % self._buckets[-1]
-    return bisect.bisect(self._buckets, bucket), serialized
-
-
 def to_examples(
-  element, count_names: List[str], gate: int, assign: SplitAssigner
+  element,
+  count_names: List[str],
+  gate: int,
+  assign: split_writing.SplitAssigner,
 ) -> Iterable[Tuple[int, bytes]]:
   """(split index, serialized example) of one shard's sequences.
 
@@ -347,26 +315,3 @@ def to_examples(
     for name, count in zip(count_names, counts):
       feature[name].int64_list.value.append(count)
     yield assign(example)
-
-
-def split_of(element: Tuple[int, bytes], num_partitions: int) -> int:
-  """beam.Partition function of (split index, example) pairs."""
-  del num_partitions  # The split index is the partition.
-  return element[0]
-
-
-@beam.ptransform_fn
-def WriteSplit(  # pylint: disable=invalid-name
-  serialized: beam.pvalue.PCollection, split_uri: str
-) -> beam.pvalue.PDone:
-  """Writes serialized examples where TFX's ExampleGen writes a split.
-
-  The same files as TFX's `write_split.WriteSplit` (gzip TFRecords named
-  `data_tfrecord-*.gz`) without its Reshuffle: the record order inside the
-  files carries no meaning, and every reader downstream shuffles.
-  """
-  return serialized | 'Write' >> beam.io.WriteToTFRecord(
-    os.path.join(split_uri, OUTPUT_FILE_PREFIX),
-    file_name_suffix=OUTPUT_FILE_SUFFIX,
-    compression_type=filesystem.CompressionTypes.GZIP,
-  )

@@ -50,6 +50,7 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 
+from components.data import split_writing
 from components.features.structure import folding
 from components.features.structure import worker_functions
 
@@ -82,7 +83,7 @@ DEFAULT_EXEC_PROPERTIES = {
   ENERGY_PARAMETERS_KEY: folding.DNA_MATHEWS2004,
 }
 
-OUTPUT_FILE_PREFIX = 'data_tfrecord'
+OUTPUT_FILE_PREFIX = split_writing.OUTPUT_FILE_PREFIX
 CACHE_SHARD_PREFIX = 'features'
 CACHE_SHARD_SUFFIX = '.tfrecord.gz'
 
@@ -299,7 +300,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     parts = results[
       worker_functions.EXAMPLES_TAG
     ] | 'PartitionBySplit' >> beam.Partition(
-      worker_functions.split_of, len(split_names)
+      split_writing.split_of, len(split_names)
     )
     for index, split in enumerate(split_names):
       prefix = os.path.join(

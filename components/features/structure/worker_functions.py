@@ -103,12 +103,6 @@ def parse_features_record(serialized: bytes) -> Tuple[str, Dict[str, float]]:
   }
 
 
-def split_of(element: Tuple[int, bytes], num_partitions: int) -> int:
-  """beam.Partition function of (split index, example) pairs."""
-  del num_partitions  # The split index is the partition.
-  return element[0]
-
-
 class AddStructureFeatures(beam.DoFn):
   """Per unique sequence: features from the cache or ViennaRNA, joined back.
 
