@@ -26,10 +26,8 @@ layout: WORK_DIR/data_*/ and WORK_DIR/runs/RUN/).
 
 import argparse
 import glob
-import gzip
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ os.environ['PYTHONPATH'] = os.pathsep.join(
 )
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import gzip_tfrecords  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tfx.dsl.components.base import base_beam_executor  # noqa: E402
 from tfx.types import artifact_utils  # noqa: E402
@@ -71,19 +70,6 @@ def _artifact(cls, uri, split_names=None):
   return artifact
 
 
-def _records(path):
-  """The records of one gzip TFRecord file (length, crc, data, crc)."""
-  with gzip.open(path, 'rb') as f:
-    while True:
-      header = f.read(12)
-      if not header:
-        return
-      (length,) = struct.unpack('<Q', header[:8])
-      data = f.read(length)
-      f.read(4)
-      yield data
-
-
 def _baseline(examples_uri, length, count_names):
   """(examples, seconds): parse + per-example rules in this process."""
   start = time.perf_counter()
@@ -92,7 +78,7 @@ def _baseline(examples_uri, length, count_names):
     for path in sorted(
       glob.glob(os.path.join(examples_uri, f'Split-{split}', '*'))
     ):
-      for record in _records(path):
+      for record in gzip_tfrecords.records(path):
         example = tf.train.Example.FromString(record)
         contract_rules.check_example(example, length, count_names)
         examples += 1

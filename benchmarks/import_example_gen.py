@@ -28,11 +28,9 @@ Usage:
 import argparse
 import collections
 import glob
-import gzip
 import hashlib
 import os
 import statistics
-import struct
 import sys
 import tempfile
 import time
@@ -45,6 +43,7 @@ os.environ['PYTHONPATH'] = os.pathsep.join(
 )
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import gzip_tfrecords  # noqa: E402
 from tfx.components.example_gen.import_example_gen import (  # noqa: E402
   executor as tfx_executor,
 )
@@ -58,19 +57,6 @@ from pipeline import beam_runners  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline import stages  # noqa: E402
 from schema import example_proto  # noqa: E402
-
-
-def _records(path):
-  """The records of one gzip TFRecord file (length, crc, data, crc)."""
-  with gzip.open(path, 'rb') as f:
-    while True:
-      header = f.read(12)
-      if not header:
-        return
-      (length,) = struct.unpack('<Q', header[:8])
-      data = f.read(length)
-      f.read(4)
-      yield data
 
 
 def _exec_properties(input_dir):
@@ -94,7 +80,7 @@ def _bare_loop(input_dir, properties, out_dir):
   for path in sorted(
     glob.glob(os.path.join(input_dir, configs.EXAMPLES_PATTERN))
   ):
-    for record in _records(path):
+    for record in gzip_tfrecords.records(path):
       index, serialized = split_writing.assign_record(record, assign)
       writers[index].write(serialized)
       examples += 1
@@ -129,7 +115,7 @@ def _fingerprint(output):
   for folder in sorted(glob.glob(os.path.join(output.uri, 'Split-*'))):
     count, total = 0, 0
     for path in glob.glob(os.path.join(folder, '*.gz')):
-      for record in _records(path):
+      for record in gzip_tfrecords.records(path):
         # TFX writes maps in its parser's order, ours sorted: compare the
         # examples, not their encoding.
         canonical = example_proto.Example.FromString(record).SerializeToString(
@@ -139,6 +125,14 @@ def _fingerprint(output):
         total = (total + int.from_bytes(digest, 'little')) % (1 << 64)
         count += 1
     result[os.path.basename(folder)] = (count, total)
+  return result
+
+
+def _files(output):
+  """Split -> how many files it was written in."""
+  result = {}
+  for folder in sorted(glob.glob(os.path.join(output.uri, 'Split-*'))):
+    result[os.path.basename(folder)] = len(os.listdir(folder))
   return result
 
 
@@ -152,7 +146,7 @@ def main():
   load_start = os.getloadavg()[0]
   seconds = collections.defaultdict(list)
   for _ in range(args.repeats):
-    fingerprints = {}
+    fingerprints, files = {}, {}
     for name, executor_class in (
       ('TFX', tfx_executor.Executor),
       ('ours', import_example_gen.Executor),
@@ -163,6 +157,7 @@ def main():
         )
         seconds[name].append(elapsed)
         fingerprints[name] = _fingerprint(output)
+        files[name] = _files(output)
     if fingerprints['TFX'] != fingerprints['ours']:
       raise SystemExit(f'outputs differ: {fingerprints}')
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,7 +168,7 @@ def main():
     f'\n{examples:,} examples ({args.input_dir}), {args.workers} workers, '
     f'{args.repeats} alternating runs each (median), load '
     f'{load_start:.2f} -> {os.getloadavg()[0]:.2f}; outputs equal: '
-    f'{fingerprints["ours"]}'
+    f'{fingerprints["ours"]}; files per split: {files}'
   )
   print('| run | seconds (each) | examples/s | ratio to the bare loop |')
   print('|---|---|---|---|')

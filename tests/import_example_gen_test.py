@@ -66,7 +66,11 @@ def _contents(artifact):
   return out
 
 
-def test_the_pipeline_config_gives_tfx_s_splits_and_files(tmp_path):
+def test_the_pipeline_config_gives_tfx_s_splits_and_files(
+  tmp_path, monkeypatch
+):
+  # Small batches, so this small dataset is spread over both workers.
+  monkeypatch.setattr(import_example_gen, 'RECORDS_PER_BATCH', 8)
   input_dir = handmade_data.write_dataset(str(tmp_path / 'data'))
   properties = _pipeline_properties(input_dir)
   assert import_example_gen.handles(properties)
@@ -96,6 +100,10 @@ def test_the_pipeline_config_gives_tfx_s_splits_and_files(tmp_path):
     assert names and all(
       n.startswith('data_tfrecord-') and n.endswith('.gz') for n in names
     )
+  # One input file, yet each worker wrote its part: the next components
+  # read the split in parallel.
+  train = artifact_utils.get_split_uri([ours], 'train')
+  assert len(os.listdir(train)) >= 2
 
 
 def test_other_configs_run_tfx_s_executor(tmp_path):

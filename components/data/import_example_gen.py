@@ -1,17 +1,18 @@
 """ImportExampleGen with an executor whose Beam workers import no TensorFlow.
 
 TFX's ImportExampleGen executor parses every record into a TensorFlow
-`tf.train.Example`, reshuffles the parsed messages and serialises them again
-to write, and its Beam workers import TensorFlow and TFX (its partition
-function and writer live in `tfx.components`). At a million examples on two
-workers that took about a minute (benchmarks/RESULTS.md, Paper scale). This
-executor, for the configuration the pipeline uses (one input split, TF
-Example records, output splits by hash), reads the same files and writes
-the same splits, file names, payload and file format: each record is parsed
-once with the TensorFlow-free `example_proto`, assigned TFX's hash split
-(`split_writing`, tested equal to TFX's) and written in TFX's deterministic
-serialisation, without a reshuffle. Any other configuration runs TFX's own
-executor unchanged.
+`tf.train.Example`, reshuffles the parsed messages one by one and
+serialises them again to write, and its Beam workers import TensorFlow and
+TFX (its partition function and writer live in `tfx.components`). At a
+million examples on two workers that took about a minute
+(benchmarks/RESULTS.md, ImportExampleGen throughput). This executor, for
+the configuration the pipeline uses (one input split, TF Example records,
+output splits by hash), reads the same files and writes the same splits,
+file names, payload and file format: records are shuffled to the workers
+in batches, each is parsed once with the TensorFlow-free `example_proto`,
+assigned TFX's hash split (`split_writing`, tested equal to TFX's) and
+written as it came. Any other configuration runs TFX's own executor
+unchanged.
 
 A record that is not a tf.Example fails the parse with protobuf's
 `DecodeError`, and one without the partition feature with a `SplitError`
@@ -37,6 +38,9 @@ from tfx.types import standard_component_specs
 from components.data import example_gen_splits
 from components.data import split_writing
 
+# Records per element of the shuffle that spreads the work over the workers.
+RECORDS_PER_BATCH = 4096
+
 
 @beam.ptransform_fn
 def _ImportAndAssign(  # pylint: disable=invalid-name
@@ -45,7 +49,15 @@ def _ImportAndAssign(  # pylint: disable=invalid-name
   split_pattern: str,
   assign: split_writing.SplitAssigner,
 ) -> beam.pvalue.PCollection:
-  """(split index, serialized example) of every record the pattern matches."""
+  """(split index, serialized example) of every record the pattern matches.
+
+  A gzip file cannot be split, so one worker reads each file; it only
+  batches the records, and the batches are spread over the workers
+  (`RECORDS_PER_BATCH` records make one element to shuffle, not one each),
+  which parse, assign and write them: every worker writes its own files,
+  so the splits come out in several files for the next components' workers
+  to read in parallel.
+  """
   pattern = os.path.join(
     exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern
   )
@@ -53,7 +65,12 @@ def _ImportAndAssign(  # pylint: disable=invalid-name
   return (
     pipeline
     | 'ReadFromTFRecord' >> beam.io.ReadFromTFRecord(file_pattern=pattern)
-    | 'AssignSplit' >> beam.Map(split_writing.assign_record, assign)
+    | 'Batch'
+    >> beam.BatchElements(
+      min_batch_size=RECORDS_PER_BATCH, max_batch_size=RECORDS_PER_BATCH
+    )
+    | 'Spread' >> beam.Reshuffle()
+    | 'AssignSplit' >> beam.FlatMap(split_writing.assign_records, assign)
   )
 
 

@@ -11,6 +11,7 @@ FastqExampleGen throughput). Nothing here may import tensorflow or tfx.
 import bisect
 import hashlib
 import os
+from typing import Iterable
 from typing import Sequence
 from typing import Tuple
 
@@ -95,6 +96,14 @@ def assign_record(
     SplitError: it lacks the partition feature.
   """
   return assign.index(example_proto.Example.FromString(serialized)), serialized
+
+
+def assign_records(
+  records: Sequence[bytes], assign: SplitAssigner
+) -> Iterable[Tuple[int, bytes]]:
+  """`assign_record` of each record of a batch."""
+  for serialized in records:
+    yield assign_record(serialized, assign)
 
 
 def split_of(element: Tuple[int, bytes], num_partitions: int) -> int:
