@@ -377,14 +377,7 @@ def prepare(
   for index, (name, files) in enumerate(
     (('training', fn_args.train_files), ('validation', fn_args.eval_files))
   ):
-    if name == 'training' and training.cache_training_data:
-      # Reading the training split through the training cache fills it
-      # here, so the first epoch reads memory: the split is parsed once,
-      # not twice (about 20 s at a million sequences).
-      source = chunks
-    else:
-      source = batches(files, EVAL_BATCH_SIZE, stream)
-    raw = source.map(
+    raw = batches(files, EVAL_BATCH_SIZE, stream).map(
       lambda b: (
         model_inputs(b, spec),
         (labels(b, spec, raw=True), labels(b, spec, raw=False)),
