@@ -44,6 +44,8 @@ setuptools.setup(
     'viennarna==2.7.2',
     # C++ Levenshtein distance for edit-distance clustering.
     'rapidfuzz==3.14.5',
+    # ISA-L gzip decompression for FASTQ, about 3x zlib's speed.
+    'isal==1.9.1',
     'scipy==1.12.0',
     'pyarrow==10.0.1',
   ],

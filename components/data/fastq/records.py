@@ -26,12 +26,18 @@ from typing import Sequence
 from typing import Tuple
 import zlib
 
+from isal import igzip
+from isal import isal_zlib
 import numpy as np
 
 GZIP_MAGIC = b'\x1f\x8b'
 PHRED_OFFSET = 33
 # Phred+33 characters run from '!' (Q0) to '~' (Q93).
 MAX_PHRED = 93
+
+# What a damaged gzip stream raises: ISA-L's errors are zlib's and gzip's,
+# except its own for a corrupt deflate block.
+_GZIP_ERRORS = (EOFError, zlib.error, isal_zlib.error, gzip.BadGzipFile)
 
 OpenBinary = Callable[[str], BinaryIO]
 
@@ -66,7 +72,9 @@ def _open_stream(path: str, open_binary: OpenBinary) -> BinaryIO:
   magic = raw.read(2)
   raw.seek(0)
   if magic == GZIP_MAGIC:
-    return gzip.GzipFile(fileobj=raw, mode='rb')
+    # ISA-L inflates the same gzip streams about 3x faster than zlib
+    # (decompression was a quarter of a worker's time per read pair).
+    return igzip.IGzipFile(fileobj=raw, mode='rb')
   return raw
 
 
@@ -93,7 +101,7 @@ def read_fastq(
       for record in _parse(path, stream):
         last_good = record.number
         yield record
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+    except _GZIP_ERRORS as e:
       raise FastqError(
         f'{path}: the gzip stream is truncated or corrupt ({e}) after '
         f'record {last_good}, the last good record; record '
@@ -327,7 +335,7 @@ def _fast_batches(path: str, open_binary: OpenBinary) -> Iterator[FastqBatch]:
         if not block:
           return
         carry = b'\n'.join(lines[complete:])
-  except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
+  except (*_GZIP_ERRORS, OSError) as e:
     raise _SlowPath() from e
 
 
