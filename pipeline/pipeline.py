@@ -81,7 +81,7 @@ def create_pipeline(
   data = stages.data_stage(
     data_root,
     experiment_pbtxt,
-    folds=config.structure is not None,
+    folded_features=config.structure.features if config.structure else (),
     log_normalised_floats=config.log_normalised_floats,
     max_count=config.data_contract.max_count,
     fastq=config.fastq if fastq else None,

@@ -266,10 +266,11 @@ class RunOptions:
   # Secondary structure (ViennaRNA).
   structure_features: bool = _opt(
     False,
-    'Fold every sequence with ViennaRNA and add mfe, ensemble_free_energy, '
-    'partition_function, boltzmann_probability, ensemble_diversity (on '
-    'automatically when --additional_output names one or --input_features '
-    'a STRUCTURE_ input).',
+    'Fold every sequence with ViennaRNA and add all five of mfe, '
+    'ensemble_free_energy, partition_function, boltzmann_probability, '
+    'ensemble_diversity. Without it, a run whose --additional_output names '
+    'one or whose --input_features has a STRUCTURE_ input folds and adds '
+    'only the features the model reads.',
   )
   structure_temperature: float = _opt(
     _STRUCTURE.temperature, 'Folding temperature (deg C).'
@@ -593,9 +594,13 @@ def tuner(options: RunOptions) -> Optional[tuner_lib.TunerConfig]:
 
 
 def structure(options: RunOptions) -> Optional[structure_lib.StructureConfig]:
-  """StructureFeatures settings, or None when nothing needs folding."""
-  folds = options.structure_features or model(options).needs_structure_features
-  if not folds:
+  """StructureFeatures settings, or None when nothing needs folding.
+
+  It computes the features the model reads, or all five when
+  --structure_features asks for them.
+  """
+  read = model(options).structure_features_read
+  if not (options.structure_features or read):
     return None
   return structure_lib.StructureConfig(
     temperature=options.structure_temperature,
@@ -603,6 +608,7 @@ def structure(options: RunOptions) -> Optional[structure_lib.StructureConfig]:
     include_primers=options.structure_include_primers,
     energy_parameters=options.structure_energy_parameters,
     cache_dir=options.structure_cache_dir,
+    features=structure_lib.FEATURES if options.structure_features else read,
   )
 
 

@@ -11,6 +11,7 @@ from typing import Callable
 from typing import Dict
 from typing import List
 from typing import Optional
+from typing import Sequence
 
 from tfx import v1 as tfx
 from tfx.types import channel as channel_types
@@ -28,7 +29,6 @@ from components.evaluation import eval_config
 from components.evaluation import pushed_baseline
 from components.evaluation import replica_report
 from components.features.structure import component as structure_component
-from components.features.structure import folding
 from components.features.structure import folding_cache
 from components.search import sweep_selector
 from components.search import tuner_executor
@@ -58,7 +58,7 @@ class Stage:
 def data_stage(
   data_root: str,
   experiment_pbtxt: str,
-  folds: bool,
+  folded_features: Sequence[str],
   log_normalised_floats: List[str],
   max_count: int,
   fastq: Optional[fastq_lib.FastqSettings] = None,
@@ -69,8 +69,9 @@ def data_stage(
     data_root: dataset directory with the TFRecord examples, or with the
       FASTQ files its experiment names (`fastq`).
     experiment_pbtxt: the experiment in protobuf text format.
-    folds: whether StructureFeatures will add its features (Transform then
-      reads them, so ExperimentSchemaGen's schema declares them).
+    folded_features: the features StructureFeatures will add (none: no
+      folding); Transform reads them, so ExperimentSchemaGen's schema
+      declares them.
     log_normalised_floats: float features Transform normalises with
       log(1 + x); the data contract refuses values <= -1 in them.
     max_count: the data contract refuses a count above it.
@@ -88,7 +89,7 @@ def data_stage(
   return _checked_data(
     example_gen,
     experiment_pbtxt,
-    folds,
+    folded_features,
     log_normalised_floats,
     max_count,
   )
@@ -120,7 +121,11 @@ def _import_example_gen(data_root: str):
 
 
 def _checked_data(
-  example_gen, experiment_pbtxt, folds, log_normalised_floats, max_count
+  example_gen,
+  experiment_pbtxt,
+  folded_features,
+  log_normalised_floats,
+  max_count,
 ) -> Stage:
   # Computes statistics over data for visualization and example validation.
   statistics_gen = tfx.components.StatisticsGen(
@@ -131,7 +136,7 @@ def _checked_data(
   schema_gen = experiment_schema.ExperimentSchemaGen(
     statistics=statistics_gen.outputs['statistics'],
     experiment_pbtxt=experiment_pbtxt,
-    later_float_features=','.join(folding.FEATURES) if folds else '',
+    later_float_features=','.join(folded_features),
   )
   # Compares statistics with the contract (types, presence, count domain).
   example_validator = tfx.components.ExampleValidator(

@@ -228,6 +228,39 @@ def test_cache_rerun_folds_nothing_and_gives_identical_output(tmp_path):
   assert _counts(warm)['folded'] == 5
 
 
+def test_executor_computes_only_the_features_asked_for(tmp_path):
+  root = str(tmp_path)
+  cache_dir = os.path.join(root, 'cache')
+  source = _examples_artifact(root)
+  output = _run(
+    root, source, cache_dir=cache_dir, features='partition_function'
+  )
+  only = DEFAULTS.with_features(['partition_function'])
+  _assert_features(output, only)
+  for split in SPLITS:
+    for example in _read_split(output, split):
+      names = set(example.features.feature)
+      assert names & set(folding.FEATURES) == {'partition_function'}
+  # Its cache folder is its own: a run of all five folds again, and a rerun
+  # of the subset is served from its folder.
+  assert os.path.isdir(os.path.join(cache_dir, only.fingerprint()))
+  assert _counts(_run(root, source, cache_dir=cache_dir))['folded'] == 5
+  again = _run(root, source, cache_dir=cache_dir, features='partition_function')
+  assert _counts(again)['cache_hits'] == 5
+  _assert_features(again, only)
+
+
+def test_unknown_feature_fails_before_beam(tmp_path):
+  root = str(tmp_path)
+  with pytest.raises(executor.StructureFeaturesError, match="'entropy'"):
+    _run(root, _examples_artifact(root), features='mfe,entropy')
+  with pytest.raises(executor.StructureFeaturesError, match="'entropy'"):
+    component.StructureFeatures(
+      examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples),
+      features=['entropy'],
+    )
+
+
 @pytest.mark.parametrize(
   'bad, message',
   [
@@ -413,6 +446,7 @@ def test_component_spec_and_kubeflow_v2_compile(tmp_path):
     'reverse_primer': '',
     'sequence_feature': 'sequence',
     'energy_parameters': 'dna_mathews2004',
+    'features': ','.join(folding.FEATURES),
   }
   output = os.path.join(root, 'pipeline.json')
   tfx.orchestration.experimental.KubeflowV2DagRunner(

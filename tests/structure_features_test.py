@@ -1,5 +1,6 @@
 """Unit tests of the ViennaRNA wrapper behind StructureFeatures."""
 
+import json
 import math
 
 import pytest
@@ -171,3 +172,56 @@ def test_fingerprint_depends_on_every_parameter():
   assert len(prints) == 6
   assert folding.FoldingParameters().fingerprint() == DNA.fingerprint()
   assert RNA.__version__ in DNA.describe()
+
+
+@pytest.mark.parametrize(
+  'features',
+  [
+    ('partition_function',),
+    ('mfe',),
+    ('ensemble_diversity',),
+    ('boltzmann_probability',),
+    ('ensemble_free_energy', 'partition_function'),
+    ('ensemble_diversity', 'mfe'),
+  ],
+)
+@pytest.mark.parametrize('sequence', SEQUENCES)
+def test_a_subset_of_features_equals_the_full_fold(features, sequence):
+  # Skipping the MFE fold or the base-pair probabilities leaves every
+  # computed value as it was (the partition function only loses its
+  # rescaling around the MFE, to the last bits).
+  parameters = folding.FoldingParameters(
+    forward_primer='ACACGACGCT', reverse_primer='AGATCGGAAG'
+  )
+  full = folding.fold(sequence, parameters)
+  subset = folding.fold(sequence, parameters.with_features(features))
+  assert list(subset) == [f for f in folding.FEATURES if f in features]
+  for name, value in subset.items():
+    assert value == pytest.approx(full[name], rel=1e-12, abs=1e-12), name
+
+
+@pytest.mark.parametrize(
+  'features, message',
+  [
+    ((), 'at least one'),
+    (('mfe', 'entropy'), r"\['entropy'\] are not among"),
+    (('mfe', 'mfe'), 'twice'),
+  ],
+)
+def test_bad_feature_choices_raise(features, message):
+  with pytest.raises(folding.FoldingError, match=message):
+    DNA.with_features(features)
+
+
+def test_features_are_kept_in_feature_order():
+  parameters = DNA.with_features(['ensemble_diversity', 'mfe'])
+  assert parameters.features == ('mfe', 'ensemble_diversity')
+
+
+def test_a_feature_choice_changes_the_fingerprint_all_five_do_not():
+  # Caches written before the choice existed keep their folder.
+  assert 'features' not in json.loads(DNA.describe())
+  assert DNA.with_features(folding.FEATURES).fingerprint() == DNA.fingerprint()
+  subset = DNA.with_features(['partition_function'])
+  assert subset.fingerprint() != DNA.fingerprint()
+  assert json.loads(subset.describe())['features'] == ['partition_function']

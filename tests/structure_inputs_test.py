@@ -10,10 +10,13 @@ from tensorflow_transform.tf_metadata import schema_utils
 
 from components.config import hparams as hparams_lib
 from components.config import model_options
+from components.config import pipeline_config
+from components.config import structure
 from components.features import encodings
 from components.features import preprocessing
 from components.features.structure import folding
 from components.model import network as model_lib
+from pipeline import configs
 from pipeline import run_options
 from schema import experiment as experiment_lib
 
@@ -142,3 +145,45 @@ def test_structure_inputs_turn_folding_on():
   assert run_options.structure(options).energy_parameters == (
     folding.DNA_MATHEWS2004
   )
+
+
+@pytest.mark.parametrize(
+  'flags, folded',
+  [
+    (
+      {'input_features': 'SEQUENCE_ONE_HOT,STRUCTURE_PARTITION_FUNCTION'},
+      ('partition_function',),
+    ),
+    (
+      {'input_features': 'SEQUENCE_ONE_HOT,STRUCTURE_FEATURES'},
+      folding.FEATURES,
+    ),
+    (
+      {'additional_output': 'ensemble_diversity,mfe'},
+      ('mfe', 'ensemble_diversity'),
+    ),
+    # The manuscript preset reads the partition function only.
+    ({'preset': 'counts'}, ('partition_function',)),
+    # --structure_features asks for all five, whatever the model reads.
+    (
+      {'structure_features': True, 'additional_output': 'partition_function'},
+      folding.FEATURES,
+    ),
+    ({'structure_features': True}, folding.FEATURES),
+  ],
+)
+def test_folding_computes_the_features_the_model_reads(flags, folded):
+  preset = flags.pop('preset', '')
+  values = dict(configs.PRESETS[preset]) if preset else {}
+  values.update(flags)
+  options = run_options.RunOptions(**values)
+  assert run_options.structure(options).features == folded
+
+
+def test_a_model_reading_a_feature_folding_skips_is_refused():
+  with pytest.raises(ValueError, match=r"reads structure features \['mfe'\]"):
+    pipeline_config.PipelineConfig(
+      hparams={},
+      model=model_options.ModelOptions(additional_outputs=('mfe',)),
+      structure=structure.StructureConfig(features=('partition_function',)),
+    )

@@ -129,12 +129,17 @@ class ModelOptions:
       raise ValueError('affinity_target_map must map names to lists of reads')
 
   @property
+  def structure_features_read(self) -> Tuple[str, ...]:
+    """The structure features its inputs and additional outputs read."""
+    return structure.in_order(
+      set(structure_raw_features(self.input_features))
+      | set(self.additional_outputs) & set(structure.FEATURES)
+    )
+
+  @property
   def needs_structure_features(self) -> bool:
     """Whether an input or an additional output is a structure feature."""
-    return bool(
-      structure_raw_features(self.input_features)
-      or set(self.additional_outputs) & set(structure.FEATURES)
-    )
+    return bool(self.structure_features_read)
 
   @classmethod
   def from_dict(cls, values: Dict[str, Any]) -> 'ModelOptions':

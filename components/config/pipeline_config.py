@@ -70,10 +70,17 @@ class PipelineConfig:
       raise ValueError('a sweep needs tuner settings (--tuner_trials > 0)')
     if self.num_replicas < 1:
       raise ValueError(f'--num_replicas must be >= 1, got {self.num_replicas}')
-    if self.model.needs_structure_features and self.structure is None:
+    read = self.model.structure_features_read
+    if read and self.structure is None:
       raise ValueError(
         'the model reads structure features (an input or an additional '
         'output), but folding is off'
+      )
+    missing = sorted(set(read) - set(self.structure.features if read else ()))
+    if missing:
+      raise ValueError(
+        f'the model reads structure features {missing}, which folding does '
+        f'not compute (it computes {list(self.structure.features)})'
       )
     # Every Tuner's configuration must be buildable: pins must fit each
     # combination's layer counts.

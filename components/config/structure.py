@@ -8,6 +8,8 @@ computes them.
 import dataclasses
 from typing import Any
 from typing import Dict
+from typing import Iterable
+from typing import Tuple
 
 MFE = 'mfe'
 ENSEMBLE_FREE_ENERGY = 'ensemble_free_energy'
@@ -42,6 +44,25 @@ DEFAULT_TEMPERATURE = 37.0
 DEFAULT_SODIUM = 1.021
 
 
+def features_problem(features: Iterable[str]) -> str:
+  """What is wrong with a choice of features to compute ('' when nothing)."""
+  features = list(features)
+  if not features:
+    return f'features must name at least one of {list(FEATURES)}, got none'
+  unknown = sorted(set(features) - set(FEATURES))
+  if unknown:
+    return f'features {unknown} are not among {list(FEATURES)}'
+  if len(set(features)) != len(features):
+    return f'features name one feature twice: {features}'
+  return ''
+
+
+def in_order(features: Iterable[str]) -> Tuple[str, ...]:
+  """`features` in `FEATURES` order (the order they are written in)."""
+  chosen = set(features)
+  return tuple(f for f in FEATURES if f in chosen)
+
+
 def folding_problem(
   energy_parameters: str, temperature: float, sodium: float
 ) -> str:
@@ -70,6 +91,11 @@ class StructureConfig:
     cache_dir: folded sequences shared across runs ('' = no cache); the
       pipeline imports it as a `FoldingCache` artifact, StructureFeatures'
       `cache` input (see `features/structure/folding_cache.py`).
+    features: the features to compute and add, in `FEATURES` order. The
+      runner asks for those the model reads (all five with
+      `--structure_features`): each one costs its own ViennaRNA work, and
+      the manuscript preset reads only the partition function, which
+      needs neither the MFE nor the base-pair probabilities.
   """
 
   temperature: float = DEFAULT_TEMPERATURE
@@ -77,13 +103,15 @@ class StructureConfig:
   include_primers: bool = False
   energy_parameters: str = DNA_MATHEWS2004
   cache_dir: str = ''
+  features: Tuple[str, ...] = FEATURES
 
   def __post_init__(self):
     problem = folding_problem(
       self.energy_parameters, self.temperature, self.sodium
-    )
+    ) or features_problem(self.features)
     if problem:
       raise ValueError(f'structure_{problem}')
+    object.__setattr__(self, 'features', in_order(self.features))
 
   def as_dict(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)

@@ -248,6 +248,10 @@ def fold_features(
 ) -> Dict[str, np.ndarray]:
   """The structure features `names` of each sequence, as float32."""
   out = {name: np.zeros(len(sequences), np.float32) for name in names}
+  if not names:
+    return out
+  # Only the features the model reads: each costs its own ViennaRNA work.
+  parameters = parameters.with_features(names)
   for i, sequence in enumerate(sequences):
     try:
       features = folding.fold(sequence, parameters)

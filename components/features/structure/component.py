@@ -5,6 +5,7 @@ KubeflowV2DagRunner's included, can name the executor by import path.
 """
 
 from typing import Optional
+from typing import Sequence
 
 from tfx import types
 from tfx import v1 as tfx
@@ -34,6 +35,9 @@ class StructureFeaturesSpec(component_spec.ComponentSpec):
     executor.REVERSE_PRIMER_KEY: component_spec.ExecutionParameter(type=str),
     executor.SEQUENCE_FEATURE_KEY: component_spec.ExecutionParameter(type=str),
     executor.ENERGY_PARAMETERS_KEY: component_spec.ExecutionParameter(type=str),
+    executor.FEATURES_KEY: component_spec.ExecutionParameter(
+      type=str, optional=True
+    ),
   }
   INPUTS = {
     executor.EXAMPLES_KEY: component_spec.ChannelParameter(
@@ -53,10 +57,11 @@ class StructureFeaturesSpec(component_spec.ComponentSpec):
 class StructureFeatures(tfx.types.BaseBeamComponent):
   """Adds secondary-structure features of each sequence to its examples.
 
-  Every example of every split keeps its features and gains five floats,
-  computed by ViennaRNA once per unique sequence (see `folding.py`): `mfe`,
-  `ensemble_free_energy`, `partition_function`, `boltzmann_probability` and
-  `ensemble_diversity`. Runs on any Beam runner (the pipeline's
+  Every example of every split keeps its features and gains the float
+  features asked for (by default all five), computed by ViennaRNA once per
+  unique sequence (see `folding.py`): `mfe`, `ensemble_free_energy`,
+  `partition_function`, `boltzmann_probability` and `ensemble_diversity`.
+  Runs on any Beam runner (the pipeline's
   `beam_pipeline_args`); every worker loads the energy parameters itself.
 
   ## Example
@@ -92,6 +97,7 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
     sequence_feature: str = 'sequence',
     energy_parameters: str = folding.DNA_MATHEWS2004,
     cache: Optional[types.BaseChannel] = None,
+    features: Sequence[str] = folding.FEATURES,
   ):
     """Constructs a StructureFeatures component.
 
@@ -115,6 +121,8 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
         `folding_cache.importer(cache_dir).outputs['result']`): the directory
         shared between runs where folded features are kept per sequence and
         folding parameters (see `executor.py`); None: no cache.
+      features: the features to compute and add, any of `folding.FEATURES`
+        (all five by default); each costs its own ViennaRNA work.
 
     Raises:
       StructureFeaturesError: a parameter value is invalid.
@@ -127,6 +135,7 @@ class StructureFeatures(tfx.types.BaseBeamComponent):
       executor.REVERSE_PRIMER_KEY: reverse_primer,
       executor.SEQUENCE_FEATURE_KEY: sequence_feature,
       executor.ENERGY_PARAMETERS_KEY: energy_parameters,
+      executor.FEATURES_KEY: ','.join(features),
     }
     if all(isinstance(v, (int, float, str)) for v in parameters.values()):
       # Fails at pipeline construction rather than at run time.

@@ -22,9 +22,10 @@ nothing depends on what the launching process loaded. The workers run
 Cache: the optional `cache` input, a `folding_cache.FoldingCache` artifact
 whose URI is the cache directory (imported once per directory, so MLMD shows
 which cache each execution used). `<cache uri>/<fingerprint>/` holds
-`features-*.tfrecord.gz` shards of tf.Examples (`sequence` plus the five
-features, as float32, exactly what the output holds), where the fingerprint hashes the folding parameters
-(energy set, temperature, sodium, primers when included) and the ViennaRNA
+`features-*.tfrecord.gz` shards of tf.Examples (`sequence` plus the
+computed features, as float32, exactly what the output holds), where the
+fingerprint hashes the folding parameters (energy set, temperature, sodium,
+primers when included, the features unless all five) and the ViennaRNA
 version; `parameters.json` says which. A run reads every shard there, folds
 only the sequences none holds, and writes them as a new shard: Beam writes
 it into a hidden `.incoming-<id>` folder, and only after the pipeline
@@ -68,6 +69,9 @@ FORWARD_PRIMER_KEY = 'forward_primer'
 REVERSE_PRIMER_KEY = 'reverse_primer'
 SEQUENCE_FEATURE_KEY = 'sequence_feature'
 ENERGY_PARAMETERS_KEY = 'energy_parameters'
+# Comma-separated names of the features to compute (absent or '': all five,
+# as before the choice existed).
+FEATURES_KEY = 'features'
 # The optional input: a FoldingCache artifact whose URI is the cache folder.
 CACHE_KEY = 'cache'
 
@@ -81,6 +85,7 @@ DEFAULT_EXEC_PROPERTIES = {
   REVERSE_PRIMER_KEY: '',
   SEQUENCE_FEATURE_KEY: 'sequence',
   ENERGY_PARAMETERS_KEY: folding.DNA_MATHEWS2004,
+  FEATURES_KEY: ','.join(folding.FEATURES),
 }
 
 OUTPUT_FILE_PREFIX = split_writing.OUTPUT_FILE_PREFIX
@@ -105,9 +110,17 @@ def folding_parameters(exec_properties: Dict[str, Any]):
       reverse_primer=(exec_properties.get(REVERSE_PRIMER_KEY) or '')
       if include_primers
       else '',
+      features=features_of(exec_properties.get(FEATURES_KEY) or ''),
     )
   except folding.FoldingError as e:
     raise StructureFeaturesError(str(e)) from e
+
+
+def features_of(names: str):
+  """The features that a `features` exec property names ('' = all five)."""
+  return (
+    tuple(n.strip() for n in names.split(',')) if names else folding.FEATURES
+  )
 
 
 def _cache_folder(cache_dir: str, parameters) -> str:
@@ -271,6 +284,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           split=split,
           split_index=index,
           sequence_feature=sequence_feature,
+          features=parameters.features,
         )
       )
     examples = keyed | 'FlattenSplits' >> beam.Flatten()
@@ -280,7 +294,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         pipeline
         | 'CacheShards' >> beam.Create(cache_shards)
         | 'ReadCache' >> beam.io.ReadAllFromTFRecord()
-        | 'ParseCache' >> beam.Map(worker_functions.parse_features_record)
+        | 'ParseCache'
+        >> beam.Map(
+          worker_functions.parse_features_record, features=parameters.features
+        )
       )
     else:
       cached = pipeline | 'NoCache' >> beam.Create([])

@@ -1,7 +1,8 @@
 """ViennaRNA secondary-structure features of one sequence (no Beam, no TFX).
 
-`fold(sequence, parameters)` returns the five features the
-StructureFeatures component adds to each example:
+`fold(sequence, parameters)` returns the features the StructureFeatures
+component adds to each example, those of `parameters.features` (by
+default all five):
 
   mfe                    minimum free energy (kcal/mol)
   ensemble_free_energy   G = -kT ln Z (kcal/mol)
@@ -9,6 +10,12 @@ StructureFeatures component adds to each example:
   boltzmann_probability  probability of the MFE structure in the ensemble,
                          exp(-(mfe - G) / kT)
   ensemble_diversity     mean base-pair distance of the ensemble
+
+Each feature is computed only when asked for: the MFE fold (about 40 % of
+the work) serves `mfe` and `boltzmann_probability`, the base-pair
+probabilities (about a quarter) serve `ensemble_diversity`, and the
+partition function, which the rest need, is the same number with or without
+them (tested).
 
 ViennaRNA keeps its energy parameter set in process-global state
 (`RNA.params_load_*`), which any code in the process may switch. So this
@@ -26,6 +33,7 @@ import math
 import threading
 from typing import Any
 from typing import Dict
+from typing import Iterable
 from typing import Optional
 from typing import Tuple
 
@@ -59,8 +67,8 @@ _LOG_FLOAT32_MAX = math.log(float(np.finfo(np.float32).max))
 
 _lock = threading.Lock()
 _loaded: Optional[str] = None
-# (energy set, temperature, sodium) -> (md, params, exp params).
-_models: Dict[Tuple[str, float, float], Tuple[Any, Any, Any]] = {}
+# (energy set, temperature, sodium, bpp) -> (md, params, exp params).
+_models: Dict[Tuple[str, float, float, bool], Tuple[Any, Any, Any]] = {}
 
 
 class FoldingError(ValueError):
@@ -77,6 +85,7 @@ class FoldingParameters:
     sodium: sodium concentration in mol/L (ViennaRNA `md.salt`).
     forward_primer: prepended to every sequence before folding ('' = none).
     reverse_primer: appended to every sequence before folding ('' = none).
+    features: the features `fold` computes, in `FEATURES` order.
   """
 
   energy_parameters: str = DNA_MATHEWS2004
@@ -84,13 +93,17 @@ class FoldingParameters:
   sodium: float = DEFAULT_SODIUM
   forward_primer: str = ''
   reverse_primer: str = ''
+  features: Tuple[str, ...] = FEATURES
 
   def __post_init__(self):
     problem = structure_config.folding_problem(
       self.energy_parameters, self.temperature, self.sodium
-    )
+    ) or structure_config.features_problem(self.features)
     if problem:
       raise FoldingError(problem)
+    object.__setattr__(
+      self, 'features', structure_config.in_order(self.features)
+    )
     for name in ('forward_primer', 'reverse_primer'):
       primer = getattr(self, name)
       if set(primer) - _VALID_BASES:
@@ -106,9 +119,21 @@ class FoldingParameters:
     """A short id of these parameters and the ViennaRNA version."""
     return hashlib.sha256(self.describe().encode()).hexdigest()[:16]
 
+  def with_features(self, features: Iterable[str]) -> 'FoldingParameters':
+    """These parameters, computing `features` instead."""
+    return dataclasses.replace(self, features=tuple(features))
+
   def describe(self) -> str:
-    """These parameters and the ViennaRNA version as canonical JSON."""
+    """These parameters and the ViennaRNA version as canonical JSON.
+
+    All five features are left out of it, so that the folding caches made
+    before a choice of features existed keep their fingerprint.
+    """
     fields = dataclasses.asdict(self)
+    if self.features == FEATURES:
+      del fields['features']
+    else:
+      fields['features'] = list(self.features)
     fields['viennarna'] = RNA.__version__
     return json.dumps(fields, sort_keys=True)
 
@@ -136,10 +161,14 @@ def prepare(parameters: FoldingParameters) -> Tuple[Any, Any, Any]:
     (model details, energy parameters, Boltzmann factor parameters).
   """
   global _loaded
+  # Base-pair probabilities, a quarter of the folding work, serve only
+  # ensemble_diversity.
+  bpp = ENSEMBLE_DIVERSITY in parameters.features
   key = (
     parameters.energy_parameters,
     parameters.temperature,
     parameters.sodium,
+    bpp,
   )
   model = _models.get(key)
   if model is None:
@@ -147,6 +176,7 @@ def prepare(parameters: FoldingParameters) -> Tuple[Any, Any, Any]:
       _LOADERS[parameters.energy_parameters]()
       _loaded = parameters.energy_parameters
       md = RNA.md()
+      md.compute_bpp = int(bpp)
       md.temperature = parameters.temperature
       md.salt = parameters.sodium
       # Both copy the set loaded now, with temperature and salt applied.
@@ -182,10 +212,11 @@ def fold(sequence: str, parameters: FoldingParameters) -> Dict[str, float]:
   Args:
     sequence: the variable region, A/C/G/T; primers are added here when the
       parameters have them.
-    parameters: energy model, temperature, salt and primers.
+    parameters: energy model, temperature, salt, primers and the features
+      to compute.
 
   Returns:
-    A dict from each name in `FEATURES` to its value.
+    A dict from each name in `parameters.features` to its value.
 
   Raises:
     FoldingError: the sequence is empty or not A/C/G/T, or a feature is not
@@ -193,6 +224,7 @@ def fold(sequence: str, parameters: FoldingParameters) -> Dict[str, float]:
       tf.Example float features; `ensemble_free_energy` holds -kT ln Z).
   """
   check_sequence(sequence)
+  wanted = set(parameters.features)
   full = parameters.full_sequence(sequence)
   md, params, exp_params = prepare(parameters)
   if _loaded != parameters.energy_parameters:
@@ -204,30 +236,35 @@ def fold(sequence: str, parameters: FoldingParameters) -> Dict[str, float]:
   # Replaces the parameters built from the global set with the requested.
   fc.params_subst(params)
   fc.exp_params_subst(exp_params)
-  structure, mfe = fc.mfe()
-  # Rescaling Boltzmann factors around the MFE avoids overflow in pf().
-  fc.exp_params_rescale(mfe)
-  _, ensemble = fc.pf()
-  kt = fc.exp_params.kT / 1000.0  # cal/mol -> kcal/mol
-  probability = fc.pr_structure(structure)
-  diversity = fc.mean_bp_distance()
-  features = {
-    MFE: float(mfe),
-    ENSEMBLE_FREE_ENERGY: float(ensemble),
-    PARTITION_FUNCTION: math.nan,
-    BOLTZMANN_PROBABILITY: float(probability),
-    ENSEMBLE_DIVERSITY: float(diversity),
-  }
+  features = {}
+  structure = None
+  if wanted & {MFE, BOLTZMANN_PROBABILITY}:
+    structure, mfe = fc.mfe()
+    features[MFE] = float(mfe)
+    # Rescaling Boltzmann factors around the MFE guards pf() against
+    # overflow; ViennaRNA's own estimate does for these lengths.
+    fc.exp_params_rescale(mfe)
+  if wanted - {MFE}:
+    _, ensemble = fc.pf()
+    kt = fc.exp_params.kT / 1000.0  # cal/mol -> kcal/mol
+    features[ENSEMBLE_FREE_ENERGY] = float(ensemble)
+    features[PARTITION_FUNCTION] = math.nan
+    if BOLTZMANN_PROBABILITY in wanted:
+      features[BOLTZMANN_PROBABILITY] = float(fc.pr_structure(structure))
+    if ENSEMBLE_DIVERSITY in wanted:
+      features[ENSEMBLE_DIVERSITY] = float(fc.mean_bp_distance())
   where = f'sequence {sequence!r}'
   if full != sequence:
     where += f' (folded with primers as {full!r})'
-  log_z = -ensemble / kt
-  if math.isfinite(log_z) and log_z > _LOG_FLOAT32_MAX:
-    raise FoldingError(
-      f'{where}: partition_function exp({log_z:.1f}) overflows float32; '
-      'ensemble_free_energy holds -kT ln Z'
-    )
-  features[PARTITION_FUNCTION] = math.exp(log_z)
+  if PARTITION_FUNCTION in wanted:
+    log_z = -ensemble / kt
+    if math.isfinite(log_z) and log_z > _LOG_FLOAT32_MAX:
+      raise FoldingError(
+        f'{where}: partition_function exp({log_z:.1f}) overflows float32; '
+        'ensemble_free_energy holds -kT ln Z'
+      )
+    features[PARTITION_FUNCTION] = math.exp(log_z)
+  features = {name: features[name] for name in parameters.features}
   for name, value in features.items():
     if not math.isfinite(value):
       raise FoldingError(f'{where}: {name} is {value}, not a finite number')

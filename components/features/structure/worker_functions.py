@@ -10,6 +10,7 @@ import logging
 import time
 from typing import Dict
 from typing import List
+from typing import Sequence
 from typing import Tuple
 
 import apache_beam as beam
@@ -45,9 +46,16 @@ class StructureFeaturesError(ValueError):
 
 
 def key_by_sequence(
-  serialized: bytes, split: str, split_index: int, sequence_feature: str
+  serialized: bytes,
+  split: str,
+  split_index: int,
+  sequence_feature: str,
+  features: Sequence[str] = folding.FEATURES,
 ) -> Tuple[str, Tuple[int, bytes]]:
-  """(sequence, (split index, serialized example)); checks the sequence."""
+  """(sequence, (split index, serialized example)); checks the sequence.
+
+  `features` are those folding adds: the example must not have them.
+  """
   example = example_proto.Example.FromString(serialized)
   feature_map = example.features.feature
   values = (
@@ -61,7 +69,7 @@ def key_by_sequence(
       f"'{sequence_feature}' (got {len(values)} values): {str(example)[:200]}"
     )
   sequence = values[0].decode('ascii', 'replace')
-  for name in folding.FEATURES:
+  for name in features:
     if name in feature_map:
       raise StructureFeaturesError(
         f"split '{split}': the example of sequence {sequence!r} already has "
@@ -80,13 +88,13 @@ def key_by_sequence(
 def _features_only(features: Dict[str, float]) -> example_proto.Example:
   example = example_proto.Example()
   feature_map = example.features.feature
-  for name in folding.FEATURES:
-    feature_map[name].float_list.value.append(features[name])
+  for name, value in features.items():
+    feature_map[name].float_list.value.append(value)
   return example
 
 
 def features_record(sequence: str, features: Dict[str, float]) -> bytes:
-  """A cache record: a tf.Example of the sequence and its five features."""
+  """A cache record: a tf.Example of the sequence and its features."""
   example = _features_only(features)
   example.features.feature['sequence'].bytes_list.value.append(
     sequence.encode()
@@ -94,12 +102,19 @@ def features_record(sequence: str, features: Dict[str, float]) -> bytes:
   return example.SerializeToString()
 
 
-def parse_features_record(serialized: bytes) -> Tuple[str, Dict[str, float]]:
-  """(sequence, features) of a cache record."""
+def parse_features_record(
+  serialized: bytes, features: Sequence[str] = folding.FEATURES
+) -> Tuple[str, Dict[str, float]]:
+  """(sequence, `features`) of a cache record.
+
+  A cache folder holds the records of one set of folding parameters, the
+  features included (its name is their fingerprint), so every record has
+  them all.
+  """
   feature_map = example_proto.Example.FromString(serialized).features.feature
   sequence = feature_map['sequence'].bytes_list.value[0].decode()
   return sequence, {
-    name: feature_map[name].float_list.value[0] for name in folding.FEATURES
+    name: feature_map[name].float_list.value[0] for name in features
   }
 
 
@@ -168,9 +183,9 @@ class AddStructureFeatures(beam.DoFn):
           yield beam.pvalue.TaggedOutput(NEW_CACHE_TAG, (sequence, features))
         suffix = _features_only(features).SerializeToString()
       # Parsing concatenated messages merges them (the protobuf encoding
-      # guarantees it): the example gains the five features without a
+      # guarantees it): the example gains the features without a
       # field-by-field copy; re-serialising writes one clean message.
-      # key_by_sequence made sure none of the five was there already.
+      # key_by_sequence made sure none of them was there already.
       merged = example_proto.Example.FromString(serialized + suffix)
       self._examples.inc()
       yield split_index, merged.SerializeToString()
