@@ -488,27 +488,38 @@ def _locate_batch(reads: np.ndarray, primers: _Primers, config):
   first, last = lead, length - config.min_trailing_primer_bases
   if offsets <= 0 or last < first:
     return fates, start, end
-  leading = np.empty((count, offsets), np.int64)
+  # Position-major, so that each step is one pass over contiguous memory
+  # rather than a short inner loop per read.
+  columns = np.ascontiguousarray(reads.T)
+  leading = np.empty((offsets, count), np.uint8)
   for offset in range(offsets):
-    window = reads[:, offset : offset + lead]
-    leading[:, offset] = np.count_nonzero(window != primers.leading, axis=1)
-  best = np.argmin(leading, axis=1)
-  primed = leading[np.arange(count), best] <= config.max_primer_mismatches
+    window = columns[offset : offset + lead]
+    np.sum(
+      window != primers.leading[:, None],
+      axis=0,
+      dtype=np.uint8,
+      out=leading[offset],
+    )
+  best = np.argmin(leading, axis=0)
+  primed = leading[best, np.arange(count)] <= config.max_primer_mismatches
   start = best + lead
   primed &= start <= last
   positions = last - first + 1
-  mismatches = np.zeros((count, positions), np.uint8)
+  mismatches = np.zeros((positions, count), np.uint8)
+  differs = np.empty((positions, count), bool)
   for k, base in enumerate(primers.trailing.tolist()):
     # Primer bases beyond the read's end are not compared (the caller sends
     # reads holding a NUL byte, which _locate also skips, per read).
     width = min(positions, length - first - k)
     if width <= 0:
       break
-    mismatches[:, :width] += reads[:, first + k : first + k + width] != base
+    rows = columns[first + k : first + k + width]
+    np.not_equal(rows, base, out=differs[:width])
+    mismatches[:width] += differs[:width].view(np.uint8)
   found = mismatches <= config.max_primer_mismatches
-  found &= np.arange(first, last + 1) >= start[:, None]
-  primed &= found.any(axis=1)
-  end = first + np.argmax(found, axis=1)
+  found &= np.arange(first, last + 1)[:, None] >= start
+  primed &= found.any(axis=0)
+  end = first + np.argmax(found, axis=0)
   fates[primed] = _UNDECIDED
   return fates, start, end
 
