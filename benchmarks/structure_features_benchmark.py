@@ -4,7 +4,8 @@ For each sequence length, in one process run:
 
   * baseline: a single-process Python loop of plain ViennaRNA calls (DNA
     parameters: mfe, pf, probability of the MFE structure, mean base-pair
-    distance) over the sequences;
+    distance; with --features, only the calls those features need) over
+    the sequences;
   * beam: the StructureFeatures executor on the same sequences stored as an
     Examples artifact (gzip TFRecords of tf.Example, 4 files), on the
     DirectRunner with --direct_running_mode=multi_processing and
@@ -20,9 +21,14 @@ time on --small_count of the sequences; the two runs split its time into a
 fixed cost (executor construction, worker start-up, pipeline set-up) and a
 marginal rate per sequence, reported next to the end-to-end rate.
 
+--features computes a choice of the five features (the executor's
+`features`), as a run does for the features its model reads: e.g.
+`--features partition_function`, the manuscript preset's.
+
 Usage:
   python benchmarks/structure_features_benchmark.py \
-      [--lengths 40 40 100] [--counts 20000 200000 10000] [--workers 2]
+      [--lengths 40 40 100] [--counts 20000 200000 10000] [--workers 2] \
+      [--features mfe,partition_function]
 """
 
 import argparse
@@ -48,6 +54,7 @@ from tfx.dsl.components.base import base_beam_executor  # noqa: E402
 from tfx.types import artifact_utils  # noqa: E402
 
 from components.features.structure import executor  # noqa: E402
+from components.features.structure import folding  # noqa: E402
 from pipeline import beam_runners  # noqa: E402
 
 _FILES = 4
@@ -58,17 +65,32 @@ def _sequences(length, count, seed):
   return [''.join(rng.choices('ACGT', k=length)) for _ in range(count)]
 
 
-def _baseline(sequences):
-  """Plain ViennaRNA calls in one process; returns the elapsed seconds."""
+def _baseline(sequences, features):
+  """Plain ViennaRNA calls in one process; returns the elapsed seconds.
+
+  Only the calls `features` need: the MFE fold for mfe and the MFE
+  structure's probability, the partition function for all but mfe, the
+  base-pair probabilities for the ensemble diversity.
+  """
   RNA.params_load_DNA_Mathews2004()
+  mfe_fold = bool({'mfe', 'boltzmann_probability'} & set(features))
+  partition = bool(set(features) - {'mfe'})
+  probability = 'boltzmann_probability' in features
+  diversity = 'ensemble_diversity' in features
   start = time.perf_counter()
   for sequence in sequences:
-    fc = RNA.fold_compound(sequence, RNA.md())
-    structure, mfe = fc.mfe()
-    fc.exp_params_rescale(mfe)
-    fc.pf()
-    fc.pr_structure(structure)
-    fc.mean_bp_distance()
+    md = RNA.md()
+    md.compute_bpp = int(diversity)
+    fc = RNA.fold_compound(sequence, md)
+    if mfe_fold:
+      structure, mfe = fc.mfe()
+      fc.exp_params_rescale(mfe)
+    if partition:
+      fc.pf()
+    if probability:
+      fc.pr_structure(structure)
+    if diversity:
+      fc.mean_bp_distance()
   return time.perf_counter() - start
 
 
@@ -93,7 +115,7 @@ def _examples_artifact(root, sequences):
   return artifact
 
 
-def _beam(root, sequences, workers):
+def _beam(root, sequences, workers, features):
   """Runs the executor; returns (elapsed seconds, folded count)."""
   source = _examples_artifact(root, sequences)
   output = tfx.types.standard_artifacts.Examples()
@@ -111,22 +133,25 @@ def _beam(root, sequences, workers):
   executor.Executor(context).Do(
     {executor.EXAMPLES_KEY: [source]},
     {executor.AUGMENTED_EXAMPLES_KEY: [output]},
-    dict(executor.DEFAULT_EXEC_PROPERTIES),
+    {
+      **executor.DEFAULT_EXEC_PROPERTIES,
+      executor.FEATURES_KEY: ','.join(features),
+    },
   )
   elapsed = time.perf_counter() - start
   return elapsed, output.get_int_custom_property('folded')
 
 
-def _row(length, count, loop_count, small_count, workers, seed):
+def _row(length, count, loop_count, small_count, workers, seed, features):
   """Measures one (length, count); returns the table's values."""
   sequences = _sequences(length, count, seed + length)
   loop_n = min(count, loop_count)
-  loop_rate = loop_n / _baseline(sequences[:loop_n])
+  loop_rate = loop_n / _baseline(sequences[:loop_n], features)
   with tempfile.TemporaryDirectory() as root:
-    beam_s, folded = _beam(root, sequences, workers)
+    beam_s, folded = _beam(root, sequences, workers, features)
   assert folded == count, (folded, count)
   with tempfile.TemporaryDirectory() as root:
-    small_s, folded = _beam(root, sequences[:small_count], workers)
+    small_s, folded = _beam(root, sequences[:small_count], workers, features)
   assert folded == small_count, (folded, small_count)
   target = 0.8 * workers * loop_rate
   beam_rate = count / beam_s
@@ -134,6 +159,7 @@ def _row(length, count, loop_count, small_count, workers, seed):
   marginal_rate = (count - small_count) / (beam_s - small_s)
   fixed_s = beam_s - count / marginal_rate
   return {
+    'features': 'all five' if len(features) == 5 else ', '.join(features),
     'length': length,
     'sequences': count,
     'loop seq/s': f'{loop_rate:.0f}',
@@ -166,7 +192,17 @@ def main():
   )
   parser.add_argument('--workers', type=int, default=2)
   parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument(
+    '--features',
+    default=','.join(folding.FEATURES),
+    help='Comma-separated features to compute (default: all five).',
+  )
   args = parser.parse_args()
+  features = executor.features_of(args.features)
+  try:
+    folding.FoldingParameters(features=features)
+  except folding.FoldingError as e:
+    parser.error(f'--features: {e}')
   if len(args.lengths) != len(args.counts):
     parser.error('--lengths and --counts need the same number of values')
   if min(args.counts) <= args.small_count:
@@ -178,7 +214,15 @@ def main():
   for length, count in zip(args.lengths, args.counts):
     loop_count = args.loop_count if length <= 50 else args.loop_count // 10
     rows.append(
-      _row(length, count, loop_count, args.small_count, args.workers, args.seed)
+      _row(
+        length,
+        count,
+        loop_count,
+        args.small_count,
+        args.workers,
+        args.seed,
+        features,
+      )
     )
     print(
       f'{count} {length}-mers done; load average: {os.getloadavg()}',
