@@ -6,12 +6,12 @@ dataset larger than the demo, four ways in one process on the same examples:
   * Evaluator: the TFX Evaluator's own executor
     (`tfx.components.evaluator.executor.Executor.Do`) with the artifacts of
     this benchmark's pipeline run, the pipeline's EvalConfig
-    (`make_eval_config`: ExampleCount and AptamerRankMetrics, overall and two
-    feature slices) and the pipeline's `module_path`
+    (`make_eval_config`: RowExampleCount and AptamerRankMetrics, overall
+    and two feature slices) and the pipeline's `module_path`
     (`evaluator_extractors`: TFMA's default extractors, each batch trimmed
-    to what slicing and metrics read, unbatched with numpy, slice keys
-    cached per slicing value), on the Beam DirectRunner in_memory, end to
-    end (model loading, reading the gzip TFRecords, predicting, slicing,
+    to what slicing and metrics read, then one extract per batch and slice
+    key, `slice_batches`), on the Beam DirectRunner in_memory, end to end
+    (model loading, reading the gzip TFRecords, predicting, slicing,
     metrics, writing the results);
   * the same executor without a module: TFMA's default extractors, as the
     Evaluator ran before;
@@ -27,10 +27,13 @@ Evaluator runs wrote the same metric keys, values (every slice; to 1e-6,
 as two runs of either differ in float32 rounding of batch-dependent
 predictions) and blessing. The first run simulates the dataset and runs
 the pipeline up to the Trainer (1 epoch, a small network) into
-`--work_dir`; later runs reuse both.
+`--work_dir`; later runs reuse both. With `--run_dir` and `--input_dir` it
+evaluates instead the latest model and examples of an existing
+`local_runner` run (e.g. `benchmarks/paper_scale.py`'s million-sequence
+run, whose test split has 150,341 examples).
 
 Usage: python benchmarks/evaluator_throughput.py [--num_families 50000]
-  [--work_dir DIR]
+  [--work_dir DIR] [--run_dir RUN_DIR --input_dir DATASET_DIR]
 """
 
 import argparse
@@ -121,6 +124,21 @@ def _trained_model(options):
     _latest_artifact(options, 'Examples', 'ImportExampleGen'),
     _latest_artifact(options, 'Model', 'Trainer'),
   )
+
+
+def _existing_run(run_dir, input_dir):
+  """Options, examples and model of an existing local_runner run."""
+  options = local_runner.RunOptions(
+    save_base=os.path.dirname(os.path.abspath(run_dir)),
+    run_name=os.path.basename(os.path.abspath(run_dir)),
+    input_dir=input_dir,
+  )
+  try:
+    # With structure features the Evaluator reads StructureFeatures' output.
+    examples = _latest_artifact(options, 'Examples', 'StructureFeatures')
+  except RuntimeError:
+    examples = _latest_artifact(options, 'Examples', 'ImportExampleGen')
+  return options, examples, _latest_artifact(options, 'Model', 'Trainer')
 
 
 def _run_evaluator(
@@ -303,20 +321,31 @@ def main():
   parser.add_argument(
     '--work_dir', default=os.path.join(configs.REPO_ROOT, 'output', 'bench')
   )
-  args = parser.parse_args()
-
-  options = local_runner.RunOptions(
-    save_base=args.work_dir,
-    run_name=f'evaluator-throughput-{args.num_families}',
-    input_dir=_dataset(args.work_dir, args.num_families),
-    epochs=1,
-    num_conv_layers=1,
-    num_fc_layers=1,
-    min_auc_true_top_1p=0.0,
+  parser.add_argument(
+    '--run_dir',
+    help='An existing local_runner run (SAVE_BASE/RUN_NAME) to evaluate '
+    "instead of this benchmark's own; needs --input_dir.",
   )
-  start = time.perf_counter()
-  examples, model = _trained_model(options)
-  print(f'pipeline up to the Trainer: {time.perf_counter() - start:.0f} s')
+  parser.add_argument('--input_dir', help='The dataset of --run_dir.')
+  args = parser.parse_args()
+  if bool(args.run_dir) != bool(args.input_dir):
+    parser.error('--run_dir and --input_dir go together')
+
+  if args.run_dir:
+    options, examples, model = _existing_run(args.run_dir, args.input_dir)
+  else:
+    options = local_runner.RunOptions(
+      save_base=args.work_dir,
+      run_name=f'evaluator-throughput-{args.num_families}',
+      input_dir=_dataset(args.work_dir, args.num_families),
+      epochs=1,
+      num_conv_layers=1,
+      num_fc_layers=1,
+      min_auc_true_top_1p=0.0,
+    )
+    start = time.perf_counter()
+    examples, model = _trained_model(options)
+    print(f'pipeline up to the Trainer: {time.perf_counter() - start:.0f} s')
   experiment = experiment_lib.parse_experiment(
     local_runner.load_dataset_experiment(options.input_dir)
   )

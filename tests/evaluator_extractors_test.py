@@ -3,8 +3,10 @@
 Each piece against the TFMA code it stands in for (unbatching, slice keys),
 then whole TFMA runs of a tiny SavedModel, with the pipeline's EvalConfig
 (slices from transformed features, rank and affinity metrics, thresholds),
-once with TFMA's default extractors and once with `custom_extractors`: every
-metric of every slice, and the blessing, must be equal.
+once with TFMA's default extractors and once with `custom_extractors`, both
+batched (the pipeline's config) and per example (a config with TFMA's
+ExampleCount): every metric of every slice, and the blessing, must be
+equal.
 """
 
 import importlib
@@ -25,6 +27,7 @@ from components.evaluation import eval_config
 from components.evaluation import evaluator_extractors
 from components.evaluation import fast_unbatch
 from components.evaluation import lean_extracts
+from components.evaluation import slice_batches
 from components.evaluation import slice_keys
 from components.features import binding_evidence as be
 from components.features import encodings
@@ -176,7 +179,7 @@ def test_trimming_keeps_needed_features_per_model():
     'candidate': dict(batch[constants.TRANSFORMED_FEATURES_KEY]),
     'baseline': dict(batch[constants.TRANSFORMED_FEATURES_KEY]),
   }
-  kept = lean_extracts._keep_needed(batch, needed, per_model=True)
+  kept = lean_extracts.keep_needed(batch, needed, per_model=True)
   assert constants.INPUT_KEY not in kept
   assert kept[constants.FEATURES_KEY] == {}
   for model in ('candidate', 'baseline'):
@@ -372,11 +375,29 @@ def saved(tmp_path_factory):
   return tmp, _save(str(tmp / 'good'), 0.1), _save(str(tmp / 'worse'), 3.0)
 
 
+def _per_example_config(outputs):
+  """The pipeline's config with TFMA's ExampleCount, which counts extracts:
+  the custom extractors must then unbatch before slicing."""
+  config = _pipeline_config(outputs)
+  for spec in config.metrics_specs:
+    for metric in spec.metrics:
+      if metric.class_name == 'RowExampleCount':
+        metric.class_name = 'ExampleCount'
+        metric.module = ''
+  return config
+
+
+@pytest.mark.parametrize('batched', [True, False], ids=['batched', 'unbatched'])
 @pytest.mark.parametrize('with_baseline', [False, True])
-def test_custom_extractors_give_tfma_defaults_values(saved, with_baseline):
+def test_custom_extractors_give_tfma_defaults_values(
+  saved, with_baseline, batched
+):
   tmp, good, worse = saved
+  config = (
+    _pipeline_config(_OUTPUTS) if batched else _per_example_config(_OUTPUTS)
+  )
   config = tfma.utils.update_eval_config_with_defaults(
-    _pipeline_config(_OUTPUTS), has_baseline=with_baseline, rubber_stamp=True
+    config, has_baseline=with_baseline, rubber_stamp=True
   )
   if with_baseline:
     models = [
@@ -388,10 +409,22 @@ def test_custom_extractors_give_tfma_defaults_values(saved, with_baseline):
   extractors = evaluator_extractors.custom_extractors(models, config)
   names = [e.stage_name for e in extractors]
   assert lean_extracts.STAGE_NAME in names
-  assert names.index(lean_extracts.STAGE_NAME) + 1 == names.index(
-    fast_unbatch.STAGE_NAME
+  [slicing] = [e for e in extractors if e.stage_name == slice_keys.STAGE_NAME]
+  if batched:
+    # Trimmed batches go straight to the batch slicer.
+    assert fast_unbatch.STAGE_NAME not in names
+    assert isinstance(slicing.ptransform.fn, slice_batches.SliceBatchesFn)
+    assert names.index(lean_extracts.STAGE_NAME) + 1 == names.index(
+      slice_keys.STAGE_NAME
+    )
+  else:
+    assert names.index(lean_extracts.STAGE_NAME) + 1 == names.index(
+      fast_unbatch.STAGE_NAME
+    )
+    assert isinstance(slicing.ptransform.fn, slice_keys.CachedSliceKeysFn)
+  tag = ('baseline' if with_baseline else 'single') + (
+    '_batched' if batched else '_unbatched'
   )
-  tag = 'baseline' if with_baseline else 'single'
   default, default_validation = _analyse(tmp, models, config, None, tag)
   custom, custom_validation = _analyse(
     tmp, models, config, extractors, tag + '_custom'
@@ -401,6 +434,13 @@ def test_custom_extractors_give_tfma_defaults_values(saved, with_baseline):
   # affinity metrics in each.
   assert len(slices) == 5
   assert any('affinity/auc_hits_strictest' in k for _, k in default)
+  counts = {  # Per slice (both models' counts are the same).
+    s: v
+    for (s, k), v in default.items()
+    if 'example_count' in k and 'is_diff' not in k
+  }
+  assert counts[''] == 600  # The overall slice.
+  assert sum(counts.values()) == 3 * 600  # Each example in three slices.
   _assert_same_metrics(custom, default)
   assert custom_validation.validation_ok == default_validation.validation_ok
   assert _failures(custom_validation) == _failures(default_validation)

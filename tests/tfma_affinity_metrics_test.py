@@ -20,6 +20,7 @@ from tensorflow_model_analysis.metrics import metric_types
 from components.config import blessing
 from components.evaluation import affinity_metrics as am
 from components.evaluation import eval_config
+from components.evaluation import slice_batches
 from components.evaluation import tfma_affinity_metrics
 from components.evaluation import validation_messages
 from components.features import binding_evidence as be
@@ -59,6 +60,31 @@ def _element(affinity, bucket, enrichment, model_name='', where='transformed'):
   return metric_types.StandardMetricInputs(extracts)
 
 
+def _batch_element(rows, model_name='', where='transformed'):
+  """Several examples in one extract, as slice_batches gives them: one row
+  each, the bucket as an (n, 1) column, the count under ROWS_KEY."""
+  affinity, bucket, enrichment = (np.asarray(c) for c in zip(*rows))
+  predictions = {
+    'affinity_target': affinity,
+    'affinity_target_vs_serum': -affinity,
+    'reads': np.zeros(len(rows)),
+  }
+  features = {_BUCKET: bucket.reshape(-1, 1), _ENRICHMENT: enrichment}
+  if model_name:
+    predictions = {model_name: predictions, 'other': {}}
+    features = {model_name: features}
+  extracts = {
+    'labels': {'reads': np.zeros(len(rows))},
+    'predictions': predictions,
+    'example_weights': None,
+    slice_batches.ROWS_KEY: np.int64(len(rows)),
+  }
+  extracts['transformed_features' if where == 'transformed' else 'features'] = (
+    features
+  )
+  return metric_types.StandardMetricInputs(extracts)
+
+
 _RESULTS = []
 
 
@@ -79,20 +105,29 @@ def _combine(computation, elements):
   return {(k.model_name, k.output_name, k.name): v for k, v in result.items()}
 
 
+@pytest.mark.parametrize('batched', [False, True], ids=['examples', 'batches'])
 @pytest.mark.parametrize(
   'model_name, where',
   [('', 'transformed'), ('candidate', 'transformed'), ('', 'features')],
 )
-def test_combiner_equals_the_numpy_metrics(model_name, where):
+def test_combiner_equals_the_numpy_metrics(model_name, where, batched):
   affinity, bucket, enrichment = _data()
   metric = tfma_affinity_metrics.AffinityEvidenceMetrics(
     evidence=_EVIDENCE, num_levels={'target': 2}
   )
   [computation] = metric.computations(model_names=[model_name])
-  elements = [
-    _element(*row, model_name=model_name, where=where)
-    for row in zip(affinity, bucket, enrichment)
-  ]
+  rows = list(zip(affinity, bucket, enrichment))
+  if batched:
+    # Uneven batches, one of a single example.
+    cuts = [0, 1, 65, 300, len(rows)]
+    elements = [
+      _batch_element(rows[a:b], model_name=model_name, where=where)
+      for a, b in zip(cuts, cuts[1:])
+    ]
+  else:
+    elements = [
+      _element(*row, model_name=model_name, where=where) for row in rows
+    ]
   # An example without evidence (e.g. a baseline predating it) is skipped.
   elements.append(
     metric_types.StandardMetricInputs(

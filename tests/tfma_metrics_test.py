@@ -180,17 +180,28 @@ def _conversion_cases():
       'candidate',
       True,
     ),
+    # Several examples of one slice (slice_batches): read as vectors.
+    'two examples': (
+      [
+        _element(
+          {k: np.repeat(v, 2) for k, v in plain.items()},
+          {k: np.repeat(v, 2) for k, v in predicted.items()},
+        )
+      ],
+      '',
+      True,
+    ),
     # Anything else: TFMA's conversion.
     'prediction [1, 1]': (
       [_element(plain, {k: v.reshape(1, 1) for k, v in predicted.items()})],
       '',
       False,
     ),
-    'two values': (
+    'two examples, predictions [2, 1]': (
       [
         _element(
           {k: np.repeat(v, 2) for k, v in plain.items()},
-          {k: np.repeat(v, 2) for k, v in predicted.items()},
+          {k: np.repeat(v, 2).reshape(2, 1) for k, v in predicted.items()},
         )
       ],
       '',

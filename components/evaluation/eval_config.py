@@ -17,6 +17,8 @@ from schema import identifiability
 # TFMA imports the custom metrics by module path, in every Beam worker.
 TFMA_METRICS_MODULE = 'components.evaluation.tfma_metrics'
 TFMA_AFFINITY_METRICS_MODULE = 'components.evaluation.tfma_affinity_metrics'
+# TFMA's example count, also right on extracts of several examples.
+TFMA_EXAMPLE_COUNT_MODULE = 'components.evaluation.tfma_example_count'
 # The Evaluator's module_path: its custom_extractors (TFMA's defaults with
 # less Python per example; the same metric values).
 EVALUATOR_MODULE = 'components.evaluation.evaluator_extractors'
@@ -170,7 +172,10 @@ def make_eval_config(
       )
     ],
   )
-  metric_configs = [tfma.MetricConfig(class_name='ExampleCount'), rank_metrics]
+  example_count = tfma.MetricConfig(
+    class_name='RowExampleCount', module=TFMA_EXAMPLE_COUNT_MODULE
+  )
+  metric_configs = [example_count, rank_metrics]
   if min_spearman is not None:
     metric_configs.append(
       tfma.MetricConfig(

@@ -3,19 +3,22 @@
 The TFX Evaluator imports the module its `module_path` names and calls its
 `custom_extractors` (tfx/components/evaluator/executor.py). This one
 returns TFMA's own default extractors (`tfma.default_extractors`, the list
-the Evaluator runs without a module) with three changes after the batched
-predict, each giving the metrics the same per-example extracts:
+the Evaluator runs without a module) up to the batched predict, then:
 
-  * `lean_extracts.KeepNeededExtracts`, added before unbatching, drops the
-    features and serialized examples that nothing after it reads;
-  * `fast_unbatch.FastUnbatchExtractor` replaces TFMA's UnbatchExtractor
-    (same stage name), splitting dense batches with numpy;
-  * `slice_keys.CachedSliceKeyExtractor` replaces TFMA's SliceKeyExtractor
-    (same stage name), computing each distinct combination of slicing
+  * `lean_extracts.KeepNeededExtracts` drops the features and serialized
+    examples that nothing after it reads;
+  * where every metric reads a batch as its examples one by one
+    (`slice_batches.can_batch`: the pipeline's own config),
+    `slice_batches.SliceBatchesExtractor` replaces TFMA's unbatching and
+    slicing: one extract per batch and slice key;
+  * otherwise `fast_unbatch.FastUnbatchExtractor` replaces TFMA's
+    UnbatchExtractor (same stage name), splitting dense batches with
+    numpy, and `slice_keys.CachedSliceKeyExtractor` replaces TFMA's
+    SliceKeyExtractor, computing each distinct combination of slicing
     values' keys once, with TFMA's slicer.
 
 The metrics, their combiners, the blessing and the results written are
-TFMA's, unchanged.
+TFMA's, with the same values either way (tested).
 """
 
 from typing import List
@@ -26,6 +29,7 @@ from tensorflow_model_analysis.utils import model_util
 
 from components.evaluation import fast_unbatch
 from components.evaluation import lean_extracts
+from components.evaluation import slice_batches
 from components.evaluation import slice_keys
 
 
@@ -55,15 +59,25 @@ def custom_extractors(
     eval_config=eval_config,
     tensor_adapter_config=tensor_adapter_config,
   )
+  keep = lean_extracts.KeepNeededExtracts(eval_config, eval_shared_model)
+  # Batches only where the trimmed extracts are known to be all the
+  # metrics read (keep is None for a Keras model's own metrics, say).
+  batched = keep is not None and slice_batches.can_batch(eval_config)
   result = []
   for stage in extractors:
     if stage.stage_name == fast_unbatch.STAGE_NAME:
-      keep = lean_extracts.KeepNeededExtracts(eval_config, eval_shared_model)
       if keep is not None:
         result.append(keep)
+      if batched:
+        continue  # The slicing stage takes the batches as they are.
       stage = fast_unbatch.FastUnbatchExtractor()
     elif stage.stage_name == slice_keys.STAGE_NAME:
-      # default_extractors does not materialize slice keys either.
-      stage = slice_keys.CachedSliceKeyExtractor(eval_config, materialize=False)
+      if batched:
+        stage = slice_batches.SliceBatchesExtractor(eval_config)
+      else:
+        # default_extractors does not materialize slice keys either.
+        stage = slice_keys.CachedSliceKeyExtractor(
+          eval_config, materialize=False
+        )
     result.append(stage)
   return result

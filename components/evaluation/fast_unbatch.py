@@ -72,6 +72,34 @@ def _tree(extract: Dict[str, Any]) -> Optional[Tuple[Any, list, int]]:
   return structure, rows, sizes.pop()
 
 
+def dense_batch_size(extract: Dict[str, Any]) -> Optional[int]:
+  """The batch size if every value is a dense batched array, else None.
+
+  The same rule as `unbatch` (nested dicts visited, empty dicts skipped,
+  one batch size for all; the Arrow record batch ignored), without
+  splitting anything.
+  """
+  sizes = set()
+
+  def visit(subtree) -> bool:
+    for value in subtree.values():
+      if isinstance(value, dict):
+        if not visit(value):
+          return False
+      elif type(value) is np.ndarray and value.ndim > 0:
+        sizes.add(value.shape[0])
+      else:
+        return False
+    return True
+
+  extract = {
+    k: v for k, v in extract.items() if k != constants.ARROW_RECORD_BATCH_KEY
+  }
+  if not visit(extract) or len(sizes) != 1:
+    return None
+  return sizes.pop()
+
+
 def _build(structure, columns) -> List[Dict[str, Any]]:
   """Per-example nested dicts for the structure, from per-value columns."""
   keys = list(structure)

@@ -125,7 +125,7 @@ def _keep(features, names):
   return {k: v for k, v in features.items() if k in names}
 
 
-def _keep_needed(batch, needed: NeededInputs, per_model: bool):
+def keep_needed(batch, needed: NeededInputs, per_model: bool):
   """A copy of a batched extract without what nothing later reads."""
   result = copy.copy(batch)
   if not needed.serialized:
@@ -164,5 +164,5 @@ def KeepNeededExtracts(  # pylint: disable=invalid-name
   per_model = len(eval_config.model_specs) > 1
   return extractor.Extractor(
     stage_name=STAGE_NAME,
-    ptransform=beam.Map(_keep_needed, needed=needed, per_model=per_model),
+    ptransform=beam.Map(keep_needed, needed=needed, per_model=per_model),
   )

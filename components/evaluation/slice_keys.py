@@ -130,12 +130,14 @@ class CachedSliceKeysFn(slice_key_extractor.ExtractSliceKeysFn):
       len(slice_keys) != len(unique_slice_keys),
     )
 
-  def process(
+  def cached_slice_keys(
     self, element: types.Extracts, slice_spec: List[slicer.SingleSliceSpec]
-  ) -> List[types.Extracts]:
-    if constants.SLICE_KEY_TYPES_KEY in element:
-      # Keys from SQL slices are merged in: TFMA's way, uncached.
-      return super().process(element, slice_spec)
+  ) -> Tuple[np.ndarray, Any, bool]:
+    """One example's (slice key array, materialized keys, had duplicates).
+
+    The returned array is shared with the cache: copy it before handing it
+    on.
+    """
     features_dicts = self._features_dicts(element)
     features = util.get_features_from_extracts(element)
     key = self._cache_key(features_dicts, features)
@@ -146,7 +148,17 @@ class CachedSliceKeysFn(slice_key_extractor.ExtractSliceKeysFn):
         if len(self._cache) >= _MAX_CACHED:
           self._cache.clear()
         self._cache[key] = cached
-    slice_key_types, materialized, duplicates = cached
+    return cached
+
+  def process(
+    self, element: types.Extracts, slice_spec: List[slicer.SingleSliceSpec]
+  ) -> List[types.Extracts]:
+    if constants.SLICE_KEY_TYPES_KEY in element:
+      # Keys from SQL slices are merged in: TFMA's way, uncached.
+      return super().process(element, slice_spec)
+    slice_key_types, materialized, duplicates = self.cached_slice_keys(
+      element, slice_spec
+    )
     if duplicates:
       self._duplicate_slice_keys_counter.inc()
     element_copy = copy.copy(element)

@@ -37,6 +37,8 @@ from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.metrics import metric_types
 
 from components.evaluation import affinity_metrics
+from components.evaluation import slice_batches
+from components.evaluation import tfma_metrics
 from components.features import binding_evidence
 
 DEFAULT_NAME = affinity_metrics.HEADLINE_AUC
@@ -108,6 +110,8 @@ def _preprocessor(evidence, model_names):
     include_filter={
       constants.TRANSFORMED_FEATURES_KEY: transformed,
       constants.FEATURES_KEY: dict(wanted),
+      # An extract of several examples says how many (slice_batches).
+      slice_batches.ROWS_KEY: {},
     },
     include_default_inputs=True,
   )
@@ -147,6 +151,18 @@ def _scalar(value) -> Optional[float]:
   return float(array.reshape(-1)[0])
 
 
+def _vector(value, rows: int) -> Optional[np.ndarray]:
+  """One number per example of an extract of `rows` examples, else None."""
+  if value is None or isinstance(value, Mapping):
+    return None
+  array = np.asarray(value)
+  if array.dtype.kind not in 'fiub' or array.size != rows:
+    return None
+  if array.ndim != 1 and array.shape != (rows, 1):
+    return None
+  return array.reshape(-1)
+
+
 def _for_model(value, model_name):
   """The model's entry of a dict keyed by model name, else the value."""
   if model_name and isinstance(value, Mapping) and model_name in value:
@@ -159,7 +175,8 @@ class _AffinityCombiner(beam.CombineFn):
 
   An example without the output's prediction or its molecule's evidence
   (e.g. a baseline model whose transform graph predates the evidence) is
-  left out.
+  left out. An extract of several examples (`slice_batches.ROWS_KEY`) is
+  read as those examples one by one.
   """
 
   def __init__(
@@ -212,16 +229,25 @@ class _AffinityCombiner(beam.CombineFn):
       transformed if isinstance(transformed, Mapping) else {},
       element.get(constants.FEATURES_KEY) or {},
     )
+    rows = element.get(slice_batches.ROWS_KEY)
     for output, molecule in self._evidence.items():
-      values = (
-        _scalar(predictions.get(output)),
-        _scalar(features.get(binding_evidence.bucket_feature(molecule))),
-        _scalar(features.get(binding_evidence.enrichment_feature(molecule))),
+      raw = (
+        predictions.get(output),
+        features.get(binding_evidence.bucket_feature(molecule)),
+        features.get(binding_evidence.enrichment_feature(molecule)),
       )
-      if None in values:
-        continue
-      for column, value in zip(acc[output], values):
-        column.append(value)
+      if rows is None:  # One example.
+        values = tuple(_scalar(v) for v in raw)
+        if None in values:
+          continue
+        for column, value in zip(acc[output], values):
+          column.append(value)
+      else:  # Several examples of one slice: one row each.
+        vectors = tuple(_vector(v, int(rows)) for v in raw)
+        if any(v is None for v in vectors):
+          continue
+        for column, vector in zip(acc[output], vectors):
+          tfma_metrics.append_values(column, vector)
     return acc
 
   def merge_accumulators(self, accs):
