@@ -11,6 +11,7 @@ equal.
 
 import importlib
 
+import eval_configs
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -22,7 +23,6 @@ from tensorflow_model_analysis.extractors import unbatch_extractor
 from tfx import v1 as tfx
 from tfx.components.util import udf_utils
 
-from components.config import blessing
 from components.evaluation import eval_config
 from components.evaluation import evaluator_extractors
 from components.evaluation import fast_unbatch
@@ -136,15 +136,8 @@ def test_fast_unbatch_leaves_other_values_to_tfma(odd, monkeypatch):
 
 
 def _pipeline_config(outputs=('low_pos',)):
-  defaults = blessing.BlessingConfig()
-  return eval_config.make_eval_config(
-    list(outputs),
-    0.0,
-    min_spearman=-1.0,
-    affinity_evidence={'affinity_target': 'target'},
-    min_affinity_auc=defaults.min_affinity_auc,
-    min_affinity_spearman=defaults.min_affinity_spearman,
-    evidence_levels={'target': 2},
+  return eval_configs.pipeline_like(
+    outputs, min_spearman=-1.0, evidence_levels={'target': 2}
   )
 
 

@@ -6,7 +6,8 @@ count that reads its extracts. Whole TFMA runs, batched against TFMA's
 default extractors, are in `evaluator_extractors_test.py`.
 """
 
-import apache_beam as beam
+import beam_combine
+import eval_configs
 from google.protobuf.wrappers_pb2 import Int32Value
 import numpy as np
 import pytest
@@ -17,7 +18,6 @@ from tensorflow_model_analysis.extractors import unbatch_extractor
 from tensorflow_model_analysis.metrics import example_count
 from tensorflow_model_analysis.metrics import metric_types
 
-from components.config import blessing
 from components.evaluation import eval_config
 from components.evaluation import slice_batches
 from components.evaluation import slice_keys
@@ -30,14 +30,7 @@ _ABUNDANCE = encodings.ABUNDANCE_SLICE
 
 def _config():
   """The pipeline's EvalConfig, with a cross of both slicing features."""
-  defaults = blessing.BlessingConfig()
-  config = eval_config.make_eval_config(
-    ['low_pos'],
-    0.0,
-    affinity_evidence={'affinity_target': 'target'},
-    min_affinity_auc=defaults.min_affinity_auc,
-    min_affinity_spearman=defaults.min_affinity_spearman,
-  )
+  config = eval_configs.pipeline_like()
   config.slicing_specs.add(feature_keys=[_GC, _ABUNDANCE])
   return config
 
@@ -185,27 +178,11 @@ def test_can_batch_only_batch_aware_configs(change, batched):
       slice_batches.SliceBatchesExtractor(config)
 
 
-_COUNTS = []
-
-
-def _collect(result):
-  _COUNTS.append(result)
-
-
 def _count(metric, elements, model_names=('',), example_weighted=False):
   [computation] = metric.computations(
     model_names=list(model_names), example_weighted=example_weighted
   )
-  _COUNTS.clear()
-  with beam.Pipeline(runner='DirectRunner') as p:
-    _ = (
-      p
-      | beam.Create(elements)
-      | beam.CombineGlobally(computation.combiner)
-      | beam.Map(_collect)
-    )
-  [result] = _COUNTS
-  return result
+  return beam_combine.combine_globally(computation.combiner, elements)
 
 
 def _inputs(weights, rows=None):

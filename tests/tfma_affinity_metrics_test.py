@@ -10,7 +10,8 @@ tested on the inverted run's real ValidationResult.
 import json
 import os
 
-import apache_beam as beam
+import beam_combine
+import eval_configs
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -85,23 +86,8 @@ def _batch_element(rows, model_name='', where='transformed'):
   return metric_types.StandardMetricInputs(extracts)
 
 
-_RESULTS = []
-
-
-def _collect(result):
-  _RESULTS.append(result)
-
-
 def _combine(computation, elements):
-  _RESULTS.clear()
-  with beam.Pipeline(runner='DirectRunner') as p:
-    _ = (
-      p
-      | beam.Create(elements)
-      | beam.CombineGlobally(computation.combiner)
-      | beam.Map(_collect)
-    )
-  [result] = _RESULTS
+  result = beam_combine.combine_globally(computation.combiner, elements)
   return {(k.model_name, k.output_name, k.name): v for k, v in result.items()}
 
 
@@ -315,14 +301,8 @@ def _evaluate(tmp_path, candidate, baseline=None):
   data = str(tmp_path / 'examples.tfrecord')
   if not os.path.exists(data):
     _write_examples(data)
-  defaults = blessing.BlessingConfig()
-  config = eval_config.make_eval_config(
-    ['low_pos'],
-    0.0,
-    affinity_evidence={'affinity_target': 'target'},
-    min_affinity_auc=defaults.min_affinity_auc,
-    min_affinity_spearman=defaults.min_affinity_spearman,
-    evidence_levels={'target': _SPEC.num_levels},
+  config = eval_configs.pipeline_like(
+    evidence_levels={'target': _SPEC.num_levels}
   )
   # As tfx's Evaluator: no baseline drops the change thresholds.
   config = tfma.utils.update_eval_config_with_defaults(

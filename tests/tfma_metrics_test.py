@@ -1,6 +1,6 @@
 """The TFMA rank metric, run in Beam, against scipy/sklearn on the same data."""
 
-import apache_beam as beam
+import beam_combine
 import numpy as np
 import pytest
 from scipy import stats
@@ -44,27 +44,11 @@ def _inputs(labels, predictions):
     )
 
 
-# Filled by the in-process Beam runner (module-level, so it is not pickled
-# by value).
-_RESULTS = []
-
-
-def _collect(result):
-  _RESULTS.append(result)
-
-
 def _combine_in_beam(computation, labels, predictions):
   """The computation's combiner over the inputs, in a Beam pipeline."""
-  _RESULTS.clear()
-  with beam.Pipeline(runner='DirectRunner') as p:
-    _ = (
-      p
-      | beam.Create(list(_inputs(labels, predictions)))
-      | beam.CombineGlobally(computation.combiner)
-      | beam.Map(_collect)
-    )
-  [result] = _RESULTS
-  return result
+  return beam_combine.combine_globally(
+    computation.combiner, _inputs(labels, predictions)
+  )
 
 
 def _run_in_beam(labels, predictions):
