@@ -3,10 +3,14 @@
 The TFX Evaluator imports the module its `module_path` names and calls its
 `custom_extractors` (tfx/components/evaluator/executor.py). This one
 returns TFMA's own default extractors (`tfma.default_extractors`, the list
-the Evaluator runs without a module) up to the batched predict, then:
+the Evaluator runs without a module), with:
 
-  * `lean_extracts.KeepNeededExtracts` drops the features and serialized
-    examples that nothing after it reads;
+  * the predictions and transformed features extracted by TFMA's DoFn with
+    each signature called by its input's name (`keyword_signatures`: TFMA
+    calls them positionally, and TensorFlow formats an error holding the
+    whole batch before it falls back to the name);
+  * after the predictions, `lean_extracts.KeepNeededExtracts` drops the
+    features and serialized examples that nothing after it reads;
   * where every metric reads a batch as its examples one by one
     (`slice_batches.can_batch`: the pipeline's own config),
     `slice_batches.SliceBatchesExtractor` replaces TFMA's unbatching and
@@ -28,6 +32,7 @@ from tensorflow_model_analysis.extractors import extractor
 from tensorflow_model_analysis.utils import model_util
 
 from components.evaluation import fast_unbatch
+from components.evaluation import keyword_signatures
 from components.evaluation import lean_extracts
 from components.evaluation import slice_batches
 from components.evaluation import slice_keys
@@ -65,7 +70,15 @@ def custom_extractors(
   batched = keep is not None and slice_batches.can_batch(eval_config)
   result = []
   for stage in extractors:
-    if stage.stage_name == fast_unbatch.STAGE_NAME:
+    if stage.stage_name == keyword_signatures.PREDICTIONS_STAGE_NAME:
+      stage = keyword_signatures.PredictionsExtractor(
+        eval_config, eval_shared_model
+      )
+    elif stage.stage_name == keyword_signatures.TRANSFORMED_STAGE_NAME:
+      stage = keyword_signatures.TransformedFeaturesExtractor(
+        eval_config, eval_shared_model
+      )
+    elif stage.stage_name == fast_unbatch.STAGE_NAME:
       if keep is not None:
         result.append(keep)
       if batched:
