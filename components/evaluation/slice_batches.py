@@ -2,8 +2,9 @@
 
 TFMA unbatches its extracts before slicing, and then every example travels
 through Beam alone: a preprocessor call, a fan-out per slicing spec and a
-combiner `add_input` each, about 18 us of Python per example and slice on
-this project's models (`benchmarks/RESULTS.md`, Evaluator throughput).
+combiner `add_input` each. On a large test split that per-example Python
+was most of the Evaluator's time (`benchmarks/RESULTS.md`, Evaluator
+throughput).
 
 This stage replaces TFMA's UnbatchExtractor and SliceKeyExtractor. It
 computes each example's slice keys with TFMA's slicer (cached per distinct
@@ -25,7 +26,7 @@ What differs from TFMA's per-example path: the order in which a slice's
 examples reach a combiner (rank metrics do not depend on it), and TFMA's
 slice-size counters, which count extracts, not examples (they set
 nothing the Evaluator writes unless `min_slice_size` is used, which this
-project does not; `evaluator_extractors` refuses batching when it is set).
+project does not; `can_batch` refuses batching when it is set).
 """
 
 import copy
