@@ -72,15 +72,12 @@ def _serialized(values):
 def saved(tmp_path_factory):
   path = str(tmp_path_factory.mktemp('keyword') / 'model')
   model = _Model()
-  tf.saved_model.save(
-    model,
-    path,
-    signatures={
-      'serving_default': model.serve,
-      'transform_features': model.transform_features,
-      'add': model.add,
-    },
-  )
+  names = {'serve': 'serving_default'}
+  signatures = {
+    names.get(name, name): getattr(model, name)
+    for name in ('serve', 'transform_features', 'add')
+  }
+  tf.saved_model.save(model, path, signatures=signatures)
   return path
 
 

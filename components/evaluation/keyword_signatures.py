@@ -17,7 +17,6 @@ is TFMA's.
 """
 
 from typing import Any
-from typing import Dict
 from typing import Iterator
 from typing import Mapping
 from typing import Optional
@@ -110,12 +109,40 @@ class KeywordSignaturesDoFn(model_util.ModelSignaturesDoFn):
     }
 
 
-def _signature_names(eval_config, names_of) -> Dict[str, list]:
-  """TFMA's {model name: signature names} ('' for a single model)."""
+def _extractor(
+  stage_name: str,
+  eval_config: tfma.EvalConfig,
+  eval_shared_model: tfma.types.MaybeMultipleEvalSharedModels,
+  signature_names_of,
+  **do_fn_args,
+) -> extractor.Extractor:
+  """One of TFMA's model-signature extractors, with KeywordSignaturesDoFn.
+
+  Args:
+    stage_name: TFMA's stage name for it.
+    eval_config: the EvalConfig.
+    eval_shared_model: the evaluated model or models.
+    signature_names_of: ModelSpec -> the signature names TFMA calls.
+    **do_fn_args: the rest of ModelSignaturesDoFn's arguments, as TFMA's
+      extractor passes them.
+  """
+  models = model_util.verify_and_update_eval_shared_models(eval_shared_model)
   specs = eval_config.model_specs
-  return {
-    ('' if len(specs) == 1 else spec.name): names_of(spec) for spec in specs
-  }
+  return extractor.Extractor(
+    stage_name=stage_name,
+    ptransform=beam.ParDo(
+      KeywordSignaturesDoFn(
+        model_specs=list(specs),
+        eval_shared_models={m.model_name: m for m in models},
+        # '' names the model when there is one (TFMA's rule).
+        signature_names={
+          ('' if len(specs) == 1 else spec.name): signature_names_of(spec)
+          for spec in specs
+        },
+        **do_fn_args,
+      )
+    ),
+  )
 
 
 # pylint: disable-next=invalid-name
@@ -124,20 +151,13 @@ def PredictionsExtractor(
   eval_shared_model: tfma.types.MaybeMultipleEvalSharedModels,
 ) -> extractor.Extractor:
   """TFMA's PredictionsExtractor, its signatures called by keyword."""
-  models = model_util.verify_and_update_eval_shared_models(eval_shared_model)
-  return extractor.Extractor(
-    stage_name=PREDICTIONS_STAGE_NAME,
-    ptransform=beam.ParDo(
-      KeywordSignaturesDoFn(
-        model_specs=list(eval_config.model_specs),
-        eval_shared_models={m.model_name: m for m in models},
-        output_keypath=(constants.PREDICTIONS_KEY,),
-        signature_names=_signature_names(
-          eval_config, lambda spec: [spec.signature_name]
-        ),
-        prefer_dict_outputs=False,
-      )
-    ),
+  return _extractor(
+    PREDICTIONS_STAGE_NAME,
+    eval_config,
+    eval_shared_model,
+    lambda spec: [spec.signature_name],
+    output_keypath=(constants.PREDICTIONS_KEY,),
+    prefer_dict_outputs=False,
   )
 
 
@@ -147,22 +167,15 @@ def TransformedFeaturesExtractor(
   eval_shared_model: tfma.types.MaybeMultipleEvalSharedModels,
 ) -> extractor.Extractor:
   """TFMA's TransformedFeaturesExtractor, its signatures called by keyword."""
-  models = model_util.verify_and_update_eval_shared_models(eval_shared_model)
-  return extractor.Extractor(
-    stage_name=TRANSFORMED_STAGE_NAME,
-    ptransform=beam.ParDo(
-      KeywordSignaturesDoFn(
-        model_specs=eval_config.model_specs,
-        eval_shared_models={m.model_name: m for m in models},
-        output_keypath=(constants.TRANSFORMED_FEATURES_KEY,),
-        signature_names=_signature_names(
-          eval_config, lambda spec: list(spec.preprocessing_function_names)
-        ),
-        # pylint: disable-next=protected-access
-        default_signature_names=list(
-          transformed_features_extractor._DEFAULT_SIGNATURE_NAMES
-        ),
-        prefer_dict_outputs=True,
-      )
+  return _extractor(
+    TRANSFORMED_STAGE_NAME,
+    eval_config,
+    eval_shared_model,
+    lambda spec: list(spec.preprocessing_function_names),
+    output_keypath=(constants.TRANSFORMED_FEATURES_KEY,),
+    # pylint: disable-next=protected-access
+    default_signature_names=list(
+      transformed_features_extractor._DEFAULT_SIGNATURE_NAMES
     ),
+    prefer_dict_outputs=True,
   )
