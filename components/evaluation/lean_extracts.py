@@ -31,6 +31,8 @@ from tensorflow_model_analysis.metrics import metric_specs
 from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.utils import model_util
 
+from components.evaluation import slice_keys
+
 STAGE_NAME = 'KeepNeededExtracts'
 
 
@@ -83,12 +85,8 @@ def needed_inputs(
       model.include_default_metrics
     ):
       return None
-  specs = list(eval_config.slicing_specs)
-  for cross in eval_config.cross_slicing_specs:
-    specs.append(cross.baseline_spec)
-    specs.extend(cross.slicing_specs)
   features = set()
-  for spec in specs:
+  for spec in slice_keys.every_slicing_spec(eval_config):
     if spec.slice_keys_sql:
       return None  # SQL slices read any feature.
     features.update(spec.feature_keys)

@@ -43,6 +43,7 @@ from tensorflow_model_analysis import types
 from tensorflow_model_analysis.extractors import extractor
 from tensorflow_model_analysis.slicer import slicer_lib as slicer
 
+from components.evaluation import eval_config as eval_config_lib
 from components.evaluation import fast_unbatch
 from components.evaluation import lean_extracts
 from components.evaluation import slice_keys
@@ -57,9 +58,9 @@ ROWS_KEY = '_slice_batch_rows'
 # project.
 BATCH_AWARE_METRICS = frozenset(
   {
-    ('components.evaluation.tfma_metrics', 'AptamerRankMetrics'),
-    ('components.evaluation.tfma_affinity_metrics', 'AffinityEvidenceMetrics'),
-    ('components.evaluation.tfma_example_count', 'RowExampleCount'),
+    (eval_config_lib.TFMA_METRICS_MODULE, 'AptamerRankMetrics'),
+    (eval_config_lib.TFMA_AFFINITY_METRICS_MODULE, 'AffinityEvidenceMetrics'),
+    (eval_config_lib.TFMA_EXAMPLE_COUNT_MODULE, 'RowExampleCount'),
   }
 )
 
@@ -72,10 +73,7 @@ def can_batch(eval_config: tfma.EvalConfig) -> bool:
   """
   if eval_config.options.min_slice_size.value > 1:
     return False
-  specs = list(eval_config.slicing_specs)
-  for cross in eval_config.cross_slicing_specs:
-    specs.append(cross.baseline_spec)
-    specs.extend(cross.slicing_specs)
+  specs = slice_keys.every_slicing_spec(eval_config)
   if any(spec.slice_keys_sql for spec in specs):
     return False
   for metrics_spec in eval_config.metrics_specs:

@@ -53,14 +53,19 @@ def slice_specs(eval_config: tfma.EvalConfig) -> List[slicer.SingleSliceSpec]:
   return specs or [slicer.SingleSliceSpec()]
 
 
-def slicing_features(eval_config: tfma.EvalConfig) -> List[str]:
-  """Every feature a slicing spec names (a column or a fixed value)."""
-  names = set()
+def every_slicing_spec(eval_config: tfma.EvalConfig) -> List[tfma.SlicingSpec]:
+  """The config's slicing specs and those of its cross-slicing specs."""
   specs = list(eval_config.slicing_specs)
   for cross in eval_config.cross_slicing_specs:
     specs.append(cross.baseline_spec)
     specs.extend(cross.slicing_specs)
-  for spec in specs:
+  return specs
+
+
+def slicing_features(eval_config: tfma.EvalConfig) -> List[str]:
+  """Every feature a slicing spec names (a column or a fixed value)."""
+  names = set()
+  for spec in every_slicing_spec(eval_config):
     names.update(spec.feature_keys)
     names.update(spec.feature_values)
   return sorted(names)
