@@ -33,8 +33,8 @@ from typing import List
 import numpy as np
 import tensorflow as tf
 
+from schema import example_bytes
 from schema import experiment as experiment_lib
-from simulation import example_bytes
 from simulation import oracle
 from simulation.simulator import SimulationResult
 from simulation.unseen import UNSEEN_COLUMNS

@@ -15,10 +15,10 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_example_bytes
 
 from simulation import binding
 from simulation import cli
-from simulation import example_bytes
 from simulation import library
 from simulation import scenarios
 from simulation import writer
@@ -139,51 +139,6 @@ def test_repeats_are_the_rows_np_unique_drops(trial):
   np.testing.assert_array_equal(library._repeats(codes), expected)
 
 
-def _proto_bytes(int64_values, bytes_values):
-  feature = {
-    n: tf.train.Feature(bytes_list=tf.train.BytesList(value=[v]))
-    for n, v in bytes_values.items()
-  }
-  for name, value in int64_values.items():
-    feature[name] = tf.train.Feature(
-      int64_list=tf.train.Int64List(value=[value])
-    )
-  example = tf.train.Example(features=tf.train.Features(feature=feature))
-  return example.SerializeToString(deterministic=True)
-
-
-def test_example_bytes_are_protobuf_deterministic_serialization():
-  rng = np.random.default_rng(7)
-  names = ['library', 'cluster', 'round2_high_no_serum_positive', 'Z', 'b_1']
-  num = 3000
-  int64_columns = {}
-  for k, name in enumerate(names):
-    # Small counts, then every varint length, zero and negative values.
-    bits = rng.integers(0, 64 if k % 2 else 8, num)
-    values = [int(rng.integers(0, 2 ** int(b))) for b in bits]
-    if k == 3:
-      values = [-v - 1 if i % 5 == 0 else v for i, v in enumerate(values)]
-    int64_columns[name] = values
-  sequences = [
-    ''.join(rng.choice(list('ACGT'), int(rng.integers(0, 300)))).encode()
-    for _ in range(num)
-  ]
-  got = list(example_bytes.examples(int64_columns, {'sequence': sequences}))
-  assert len(got) == num
-  for i, record in enumerate(got):
-    expected = _proto_bytes(
-      {n: v[i] for n, v in int64_columns.items()}, {'sequence': sequences[i]}
-    )
-    assert record == expected, i
-
-
-def test_example_bytes_reject_clashing_or_ragged_columns():
-  with pytest.raises(ValueError, match='both int64 and bytes'):
-    list(example_bytes.examples({'a': [1]}, {'a': [b'x']}))
-  with pytest.raises(ValueError, match='differ in length'):
-    list(example_bytes.examples({'a': [1, 2]}, {'b': [b'x']}))
-
-
 @pytest.fixture(scope='module')
 def small_result():
   return simulate(scenarios.configure('demo', num_families=800, depth=20000))
@@ -200,7 +155,7 @@ def test_written_examples_are_the_protobuf_examples(small_result, tmp_path):
   assert len(records) == len(rows)
   for record, i in zip(records, rows):
     counts = {n: int(result.counts[n][i]) for n in result.count_names}
-    expected = _proto_bytes(
+    expected = tf_example_bytes.proto_bytes(
       {'cluster': int(result.cluster[i]), **counts},
       {'sequence': result.sequences[i].encode()},
     )

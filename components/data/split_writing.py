@@ -79,6 +79,21 @@ class SplitAssigner:
       key = feature_map[self._feature].SerializeToString(deterministic=True)
     else:
       key = serialized or example.SerializeToString(deterministic=True)
+    return self.index_of_key(key)
+
+  @property
+  def partition_feature(self) -> str:
+    """The feature hashed; '' when the whole example is."""
+    return self._feature
+
+  def index_of_key(self, key: bytes) -> int:
+    """The split index of a hashed key.
+
+    Args:
+      key: the deterministic serialisation of the partition feature's
+        `Feature`, or of the whole example when there is no partition
+        feature.
+    """
     bucket = int(hashlib.sha256(key).hexdigest(), 16) % self._buckets[-1]
     return bisect.bisect(self._buckets, bucket)
 

@@ -5,8 +5,8 @@ RapidFuzz and protobuf only. Unpickling a function of the executor module
 made every worker import TensorFlow and TFX (`tfx.components`, for TFX's
 own split writer and partition function): about 13 s of fixed cost per run
 before any read was parsed (benchmarks/RESULTS.md, FastqExampleGen
-throughput). Nothing here may import tensorflow or tfx; examples are built
-with the wire-compatible `example_proto` messages.
+throughput). Nothing here may import tensorflow or tfx; examples are
+written as tf.Example wire bytes (`schema.example_bytes`).
 """
 
 import collections
@@ -32,7 +32,7 @@ from components.data.fastq import count_table
 from components.data.fastq import read_qc as qc_lib
 from components.data.fastq import read_stats
 from components.data.fastq import records
-from schema import example_proto
+from schema import example_bytes
 
 SEQUENCE_FEATURE = keys.SEQUENCE_FEATURE
 CLUSTER_FEATURE = keys.CLUSTER_FEATURE
@@ -297,21 +297,38 @@ def to_examples(
   """(split index, serialized example) of one shard's sequences.
 
   Each example holds the data contract's features: sequence, every count
-  (zeros included) and cluster.
+  (zeros included) and cluster. The bytes are built directly
+  (`example_bytes`): a protobuf message per example cost about 100 us, most
+  of this step's time at millions of reads.
+
+  Raises:
+    split_writing.SplitError: the partition feature is not one of them.
   """
   del gate
   _, joined = element
   (table,) = joined[COUNTS_TAG]
   (cluster_ids,) = joined[CLUSTER_FEATURE]
-  for sequence, counts, cluster_id in zip(
-    table.strings(), table.counts.tolist(), cluster_ids.tolist()
-  ):
-    # Filled in place: building a Feature per value and copying it into
-    # the map costs several times more.
-    example = example_proto.Example()
-    feature = example.features.feature
-    feature[SEQUENCE_FEATURE].bytes_list.value.append(sequence.encode('ascii'))
-    feature[CLUSTER_FEATURE].int64_list.value.append(cluster_id)
-    for name, count in zip(count_names, counts):
-      feature[name].int64_list.value.append(count)
-    yield assign(example)
+  int64_columns = {
+    name: column.tolist() for name, column in zip(count_names, table.counts.T)
+  }
+  int64_columns[CLUSTER_FEATURE] = cluster_ids.tolist()
+  sequences = count_table.row_keys(table.sequences).tolist()
+  serialized = example_bytes.examples(
+    int64_columns, {SEQUENCE_FEATURE: sequences}
+  )
+  feature = assign.partition_feature
+  if not feature:
+    for example in serialized:
+      yield assign.index_of_key(example), example
+    return
+  if feature == SEQUENCE_FEATURE:
+    keys = map(example_bytes.bytes_feature, sequences)
+  elif feature in int64_columns:
+    keys = map(example_bytes.int64_feature, int64_columns[feature])
+  else:
+    raise split_writing.SplitError(
+      f'an example has no partition feature {feature!r} (it has: '
+      f'{", ".join(sorted([SEQUENCE_FEATURE, *int64_columns]))})'
+    )
+  for example, key in zip(serialized, keys):
+    yield assign.index_of_key(key), example

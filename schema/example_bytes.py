@@ -42,14 +42,24 @@ def _entry(key: bytes, feature: bytes) -> bytes:
   return _field(0x0A, _field(0x0A, key) + _field(0x12, feature))
 
 
+def int64_feature(value: int) -> bytes:
+  """A Feature holding one int64, as its deterministic serialisation."""
+  return _field(0x1A, _field(0x0A, varint(value)))
+
+
+def bytes_feature(value: bytes) -> bytes:
+  """A Feature holding one bytes value, as its deterministic serialisation."""
+  return _field(0x0A, _field(0x0A, value))
+
+
 def int64_entry(key: bytes, value: int) -> bytes:
   """The map entry of an int64 feature holding one value."""
-  return _entry(key, _field(0x1A, _field(0x0A, varint(value))))
+  return _entry(key, int64_feature(value))
 
 
 def bytes_entry(key: bytes, value: bytes) -> bytes:
   """The map entry of a bytes feature holding one value."""
-  return _entry(key, _field(0x0A, _field(0x0A, value)))
+  return _entry(key, bytes_feature(value))
 
 
 def _head(key: bytes, length: int) -> bytes:
