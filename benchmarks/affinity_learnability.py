@@ -148,9 +148,9 @@ def main():
       observed |= counts > 0
     inputs = _inputs(result.sequences, length)
     strength = -result.target_dg
+    unseen_inputs = _inputs(result.unseen.sequences, length)
     for label in args.training_sets:
       members = observed if label == 'observed' else np.ones_like(observed)
-      unseen_inputs = _inputs(result.unseen.sequences, length)
       predictions = []
       for seed in args.seeds:
         start = time.perf_counter()

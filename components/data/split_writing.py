@@ -72,10 +72,7 @@ class SplitAssigner:
     if self._feature:
       feature_map = example.features.feature
       if self._feature not in feature_map:
-        raise SplitError(
-          f'an example has no partition feature {self._feature!r} '
-          f'(it has: {", ".join(sorted(feature_map)) or "no features"})'
-        )
+        raise self.missing_feature_error(feature_map)
       key = feature_map[self._feature].SerializeToString(deterministic=True)
     else:
       key = serialized or example.SerializeToString(deterministic=True)
@@ -85,6 +82,13 @@ class SplitAssigner:
   def partition_feature(self) -> str:
     """The feature hashed; '' when the whole example is."""
     return self._feature
+
+  def missing_feature_error(self, feature_names: Iterable[str]) -> SplitError:
+    """The error for an example with only `feature_names`."""
+    return SplitError(
+      f'an example has no partition feature {self._feature!r} '
+      f'(it has: {", ".join(sorted(feature_names)) or "no features"})'
+    )
 
   def index_of_key(self, key: bytes) -> int:
     """The split index of a hashed key.

@@ -326,9 +326,6 @@ def to_examples(
   elif feature in int64_columns:
     keys = map(example_bytes.int64_feature, int64_columns[feature])
   else:
-    raise split_writing.SplitError(
-      f'an example has no partition feature {feature!r} (it has: '
-      f'{", ".join(sorted([SEQUENCE_FEATURE, *int64_columns]))})'
-    )
+    raise assign.missing_feature_error([SEQUENCE_FEATURE, *int64_columns])
   for example, key in zip(serialized, keys):
     yield assign.index_of_key(key), example
