@@ -1,10 +1,11 @@
 """The demo pipeline runs shared by every test that needs a trained model.
 
 `record_demo_runs` runs LocalDagRunner three times in one directory and
-records what each run left: a first run that trains, blesses and pushes; an
-identical second run served from the cache; a third with an impossible
-blessing threshold, which must not push. conftest.py makes it a session
-fixture, so the pipeline trains once per test session.
+records what each run left: a first run that is `make demo` itself (the
+bundled recipe's reads simulated, counted, trained on, blessed, pushed and
+designed from); an identical second run served from the cache; a third
+with an impossible blessing threshold, which must not push. conftest.py
+makes it a session fixture, so the pipeline trains once per test session.
 """
 
 import contextlib
@@ -18,10 +19,15 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
+from pipeline import configs
 from pipeline import local_runner
 
+# The Makefile's demo: --dataset=demo_reads --run_name=demo.
+DATASET = 'demo_reads'
+RUN_NAME = 'demo'
+EXAMPLE_GEN = configs.FASTQ_EXAMPLE_GEN
 COMPONENTS = (
-  'ImportExampleGen',
+  EXAMPLE_GEN,
   'StatisticsGen',
   'ExperimentSchemaGen',
   'ExampleValidator',
@@ -84,7 +90,9 @@ def _run(options) -> _RunRecord:
 
 def record_demo_runs(save_base: str) -> dict:
   """The three runs, in order, with what each left."""
-  options = local_runner.RunOptions(save_base=save_base, run_name='e2e')
+  options = local_runner.RunOptions(
+    save_base=save_base, dataset=DATASET, run_name=RUN_NAME
+  )
   strict = dataclasses.replace(options, min_auc_true_top_1p=1.01)
   # The second run checks the cache of everything the first ran; it leaves
   # out the Designer, which would design again (the Evaluator's new

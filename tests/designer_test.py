@@ -7,6 +7,7 @@ examples (the session fixture `demo_runs`), with a small search.
 import json
 import os
 
+import demo_runs as demo_runs_lib
 import pandas as pd
 import pytest
 from tfx.types import artifact_utils
@@ -70,7 +71,7 @@ def test_a_blessed_model_designs_from_every_seed_source(
 ):
   options = demo_runs['options']
   recorded = local_runner.latest_artifact(
-    options, 'Examples', 'ImportExampleGen'
+    options, 'Examples', demo_runs_lib.EXAMPLE_GEN
   )
   examples = standard_artifacts.Examples()
   examples.uri = recorded.uri

@@ -45,7 +45,12 @@ def example(sequence, counts, cluster, floats=None):
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-def write_dataset(directory, break_example=None, experiment=EXPERIMENT):
+def write_dataset(
+  directory,
+  break_example=None,
+  experiment=EXPERIMENT,
+  num_examples=_NUM_EXAMPLES,
+):
   """A small valid dataset; `break_example(i, seq, counts)` may spoil rows."""
   os.makedirs(directory, exist_ok=True)
   with open(os.path.join(directory, 'experiment.pbtxt'), 'w') as f:
@@ -53,7 +58,7 @@ def write_dataset(directory, break_example=None, experiment=EXPERIMENT):
   rng = np.random.default_rng(0)
   path = os.path.join(directory, 'examples-00000.tfrecord.gz')
   with tf.io.TFRecordWriter(path, 'GZIP') as writer:
-    for i in range(_NUM_EXAMPLES):
+    for i in range(num_examples):
       seq = ''.join(rng.choice(list('ACGT'), 12))
       counts = {n: int(rng.integers(0, 5)) for n in _COUNTS}
       if break_example:

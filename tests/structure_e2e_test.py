@@ -1,7 +1,11 @@
 """ViennaRNA features end to end: the playbook's
 --additional_output="partition_function,boltzmann_probability" (computed,
 normalised and predicted) and --input_features=...,STRUCTURE_FEATURES (fed to
-the model, evaluated and served)."""
+the model, evaluated and served).
+
+One run does both (a pipeline run costs about a minute whatever it trains),
+so each test reads the part of it that it is about.
+"""
 
 import json
 import os
@@ -16,8 +20,10 @@ from components.features.structure import folding
 from pipeline import local_runner
 
 
-def _run(tmp_path, **flags) -> local_runner.RunOptions:
+@pytest.fixture(scope='module')
+def options(tmp_path_factory) -> local_runner.RunOptions:
   """One epoch on the handmade dataset, any model blessed; the options."""
+  tmp_path = tmp_path_factory.mktemp('structure')
   options = local_runner.RunOptions(
     save_base=str(tmp_path / 'runs'),
     run_name='structure',
@@ -25,19 +31,23 @@ def _run(tmp_path, **flags) -> local_runner.RunOptions:
     epochs=1,
     design=False,
     min_auc_true_top_1p=0.0,
-    **flags,
+    num_conv_layers=1,
+    input_features='SEQUENCE_ONE_HOT,STRUCTURE_FEATURES',
+    additional_output='partition_function,boltzmann_probability',
   )
   local_runner.run(options)
   return options
 
 
-@pytest.mark.e2e
-def test_structure_features_as_additional_outputs(tmp_path):
-  options = _run(
-    tmp_path,
-    num_conv_layers=0,
-    additional_output='partition_function,boltzmann_probability',
+def _serving_model(root):
+  [model_dir] = os.listdir(os.path.join(root, 'Trainer', 'model'))
+  return tf.saved_model.load(
+    os.path.join(root, 'Trainer', 'model', model_dir, 'Format-Serving')
   )
+
+
+@pytest.mark.e2e
+def test_structure_features_as_additional_outputs(options):
   root = options.pipeline_root
   assert os.listdir(os.path.join(root, 'StructureFeatures'))
   # Transform normalised both (log for Z, linear for the probability).
@@ -56,22 +66,16 @@ def test_structure_features_as_additional_outputs(tmp_path):
   ) as f:
     table = json.loads(f.readlines()[-1])['tables']['validation']
   assert {'partition_function', 'boltzmann_probability'} <= set(table)
-  [model_dir] = os.listdir(os.path.join(root, 'Trainer', 'model'))
-  serve = tf.saved_model.load(
-    os.path.join(root, 'Trainer', 'model', model_dir, 'Format-Serving')
-  ).signatures['serve_sequences']
-  out = serve(sequences=tf.constant(['ACGTACGTACGT', 'GGGGCCCCAAAA']))
+  examples = local_runner.held_out_examples(options)[:2]
+  out = _serving_model(root).signatures['serving_default'](
+    examples=tf.constant(examples)
+  )
   assert out['partition_function'].shape == (2,)
   assert out['boltzmann_probability'].shape == (2,)
 
 
 @pytest.mark.e2e
-def test_structure_features_as_inputs(tmp_path):
-  options = _run(
-    tmp_path,
-    num_conv_layers=1,
-    input_features='SEQUENCE_ONE_HOT,STRUCTURE_FEATURES',
-  )
+def test_structure_features_as_inputs(options):
   root = options.pipeline_root
   # The Evaluator ran the model on the folded examples (too few held-out
   # examples for a top-1% AUC, so the blessing itself is not checked).
@@ -80,10 +84,7 @@ def test_structure_features_as_inputs(tmp_path):
   )
   assert evaluation is not None
   assert os.listdir(evaluation.uri)
-  [model_dir] = os.listdir(os.path.join(root, 'Trainer', 'model'))
-  loaded = tf.saved_model.load(
-    os.path.join(root, 'Trainer', 'model', model_dir, 'Format-Serving')
-  )
+  loaded = _serving_model(root)
   examples = local_runner.held_out_examples(options)
   parsed = tf.train.Example.FromString(examples[0]).features.feature
   assert 'partition_function' in parsed  # StructureFeatures' output.
