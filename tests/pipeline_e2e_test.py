@@ -24,6 +24,7 @@ from components.evaluation import validation_messages
 from pipeline import configs
 from pipeline import local_runner
 from pipeline import simulated_datasets
+from schema import experiment as experiment_lib
 from tools import truth_scoring
 
 COMPONENTS = demo_runs.COMPONENTS
@@ -62,10 +63,23 @@ def test_the_demo_starts_from_the_recipe_s_simulated_reads(runs):
     assert recipe.files[name] == simulated_datasets.content_sha256(
       os.path.join(demo, name)
     )
+  experiment_path = os.path.join(made, 'experiment.pbtxt')
+  with open(experiment_path) as f:
+    assert 'fastq_forward_path' in f.read()
+  # FastqExampleGen counted them; no ImportExampleGen ran.
   examples = local_runner.latest_artifact(
     options, 'Examples', demo_runs.EXAMPLE_GEN
   )
+  assert not local_runner.latest_artifact(
+    options, 'Examples', configs.IMPORT_EXAMPLE_GEN
+  )
   statistics = fastq_executor.read_statistics(examples.uri)
+  # One row per pool's file pair; nearly all simulated reads pass the QC.
+  reads = experiment_lib.all_count_names(
+    experiment_lib.load_experiment(experiment_path)
+  )
+  assert len(statistics['files']) == len(reads)
+  assert sorted(statistics['read_names']) == sorted(reads)
   assert statistics['total']['pass_fraction'] > 0.95
   # The next runs reuse the made dataset.
   assert 'Simulating the bundled dataset' not in runs['second'].console
