@@ -46,6 +46,17 @@ def _serving_model(root):
   )
 
 
+def _serve_sequences_inputs(examples):
+  """serve_sequences' inputs for serialized examples: sequences, features."""
+  rows = [tf.train.Example.FromString(e).features.feature for e in examples]
+  values = {
+    name: tf.constant([r[name].float_list.value[0] for r in rows])
+    for name in folding.FEATURES
+  }
+  sequences = tf.constant([r['sequence'].bytes_list.value[0] for r in rows])
+  return sequences, values
+
+
 @pytest.mark.e2e
 def test_structure_features_as_additional_outputs(options):
   root = options.pipeline_root
@@ -66,9 +77,12 @@ def test_structure_features_as_additional_outputs(options):
   ) as f:
     table = json.loads(f.readlines()[-1])['tables']['validation']
   assert {'partition_function', 'boltzmann_probability'} <= set(table)
-  examples = local_runner.held_out_examples(options)[:2]
-  out = _serving_model(root).signatures['serving_default'](
-    examples=tf.constant(examples)
+  # Served by sequence too (with the five features this model reads).
+  sequences, values = _serve_sequences_inputs(
+    local_runner.held_out_examples(options)[:2]
+  )
+  out = _serving_model(root).signatures['serve_sequences'](
+    sequences=sequences, **values
   )
   assert out['partition_function'].shape == (2,)
   assert out['boltzmann_probability'].shape == (2,)
@@ -101,12 +115,7 @@ def test_structure_features_as_inputs(options):
     'boltzmann_probability',
     'ensemble_diversity',
   }
-  rows = [tf.train.Example.FromString(e).features.feature for e in examples]
-  values = {
-    name: tf.constant([r[name].float_list.value[0] for r in rows[:8]])
-    for name in folding.FEATURES
-  }
-  sequences = tf.constant([r['sequence'].bytes_list.value[0] for r in rows[:8]])
+  sequences, values = _serve_sequences_inputs(examples[:8])
   by_sequences = serve(sequences=sequences, **values)['affinity_target']
   np.testing.assert_allclose(by_sequences.numpy(), by_examples, rtol=1e-5)
   # The prediction moves with the structure features: they are used.
