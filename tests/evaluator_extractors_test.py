@@ -350,12 +350,20 @@ def _assert_same_metrics(actual, expected):
 
   Two runs of TFMA's default extractors differ too, by up to 1e-9 in a
   Pearson correlation here: TFMA batches examples dynamically, and the
-  model's float32 kernels round differently for different batches.
+  model's float32 kernels round differently for different batches. That
+  rounding can also reorder two predictions tied to 1e-7, and a rank
+  correlation moves by 12 * (their gap in the other ranking) / (n (n^2 - 1))
+  per such swap: 3e-6 was seen for a slice of about 200 examples, where one
+  example more or less moves it by about 1e-3. So a Spearman may differ by
+  1e-5, a few swaps.
   """
   assert sorted(actual) == sorted(expected)
   for key, value in expected.items():
     if isinstance(value, float):
-      close = pytest.approx(value, rel=1e-6, abs=1e-9, nan_ok=True)
+      rank_correlation = 'spearman' in key[1]
+      close = pytest.approx(
+        value, rel=1e-6, abs=1e-5 if rank_correlation else 1e-9, nan_ok=True
+      )
       assert actual[key] == close, key
     else:
       assert actual[key] == value, key
